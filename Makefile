@@ -1,0 +1,55 @@
+# crossbox: foreign-architecture toolbox containers.
+# `make` lists the targets. The two commands of the README:
+#   sudo make demo    the main job, on a built-in demo image served on 127.0.0.1
+#   sudo make check   every test: the unit suite, then the end-to-end suite
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PREFIX ?= /usr/local
+PYTEST_ARGS ?=
+SRC := host guest shared
+
+.DEFAULT_GOAL := help
+.PHONY: help setup venv install check test-unit test-e2e lint bench demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+.setup.stamp: tests/setup-debian.sh
+	./tests/setup-debian.sh
+	touch $@
+
+setup: .setup.stamp ## (root, Debian) install podman, skopeo, qemu, the registry; test user
+
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,lint]'
+	touch $@
+
+venv: $(VENV)/.stamp ## a virtual environment with crossbox (editable) and the test tools
+
+install: ## install crossbox under PREFIX (default /usr/local)
+	$(PYTHON) -m pip install --disable-pip-version-check --prefix $(PREFIX) .
+
+check: test-unit test-e2e ## all tests: unit, then end to end (needs root)
+
+test-unit: venv ## the fast unit suite (no podman, no root)
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+test-e2e: setup venv ## the end-to-end suite: real podman, skopeo, qemu, registry; rootful and rootless
+	PYTHONPATH=tests $(PY) -m bed build
+	$(PY) -m pytest tests/e2e -q $(PYTEST_ARGS)
+
+lint: venv ## ruff, and mypy (strict on shared/ and guest/)
+	$(VENV)/bin/ruff check $(SRC) tests
+	$(VENV)/bin/mypy -p crossbox.shared -p crossbox.guest -p crossbox.host
+
+bench: setup venv ## benchmarks against raw podman, skopeo and qemu (ratios)
+	@echo "bench: not written yet (see the benchmark issue)"
+
+demo: setup venv ## the main job: an arm64 container from a demo image on 127.0.0.1, prints aarch64
+	PYTHONPATH=tests $(PY) -m bed demo
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .setup.stamp .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

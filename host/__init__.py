@@ -1,0 +1,1 @@
+"""The crossbox host launcher."""

@@ -1,0 +1,80 @@
+"""A small cache of host probes that need pyelftools, keyed by the files they read.
+
+Parsing ELF files needs pyelftools, whose import alone costs more than podman
+takes to create a container. The results depend only on a few files, so they
+are kept in ``$XDG_CACHE_HOME/crossbox/probes.json`` with each file's
+(mtime, size, inode), and recomputed as soon as one of them changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from crossbox.shared.version import VERSION
+
+from . import log
+
+CACHE_ENV = "CROSSBOX_NO_CACHE"
+
+
+def cache_path() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "crossbox", "probes.json")
+
+
+def _stamp(paths: list[str]) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append([p, st.st_mtime_ns, st.st_size, st.st_ino])
+        except OSError:
+            out.append([p, None, None, None])
+    return out
+
+
+def _load() -> dict[str, Any]:
+    try:
+        with open(cache_path(), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return {}
+    return data
+
+
+def _store(data: dict[str, Any]) -> None:
+    path = cache_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".probes-", dir=os.path.dirname(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("cannot write the probe cache", path=path, error=str(exc))
+        with contextlib.suppress(Exception):
+            os.unlink(tmp)
+
+
+def cached(key: str, paths: list[str], compute: Callable[[], Any]) -> Any:
+    """compute(), or its stored result while none of ``paths`` has changed."""
+    if os.environ.get(CACHE_ENV):
+        return compute()
+    stamp = _stamp(paths)
+    data = _load()
+    entry = data.get("entries", {}).get(key)
+    if entry and entry.get("stamp") == stamp:
+        return entry["value"]
+    value = compute()
+    data = _load()  # another crossbox may have written meanwhile
+    data["version"] = VERSION
+    data.setdefault("entries", {})[key] = {"stamp": stamp, "value": value}
+    _store(data)
+    return value

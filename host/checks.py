@@ -1,0 +1,248 @@
+"""Host checks: what `crossbox doctor` reports and what commands verify before acting."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+
+from crossbox.shared import binfmt
+from crossbox.shared.arch import Arch, host_arch
+
+from . import emulator
+from .errors import HostNotReady
+from .osrelease import OsRelease, package_install_hint, qemu_install_hint, read_os_release
+
+MIN_KERNEL = (6, 7)
+KERNEL_RELEASE_SEAM = "CROSSBOX_TEST_KERNEL_RELEASE"  # tests only: pretend another kernel
+
+OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    message: str
+    hint: str = ""
+    needed_for: tuple[str, ...] = field(default=())  # architectures; empty: every use
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["needed_for"] = list(self.needed_for)
+        return data
+
+
+def kernel_release() -> str:
+    return os.environ.get(KERNEL_RELEASE_SEAM) or os.uname().release
+
+
+def parse_kernel_version(release: str) -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", release)
+    if not m:
+        return (0, 0)
+    return int(m.group(1)), int(m.group(2))
+
+
+def check_kernel(release: str | None = None) -> Check:
+    release = release or kernel_release()
+    if parse_kernel_version(release) >= MIN_KERNEL:
+        return Check("kernel", OK, f"Linux {release} can give each container its own binfmt_misc")
+    return Check(
+        "kernel",
+        FAIL,
+        f"Linux {release} is older than {MIN_KERNEL[0]}.{MIN_KERNEL[1]}, which is the first to give "
+        "a container its own binfmt_misc",
+        "upgrade the kernel to 6.7 or newer; crossbox never registers emulators on the host",
+    )
+
+
+def check_binfmt_fs(filesystems: str = "/proc/filesystems") -> Check:
+    try:
+        with open(filesystems, encoding="ascii") as f:
+            names = {line.split()[-1] for line in f if line.strip()}
+    except OSError as exc:
+        return Check("binfmt_misc", FAIL, f"cannot read {filesystems}: {exc.strerror}")
+    if "binfmt_misc" in names:
+        return Check("binfmt_misc", OK, "the kernel has the binfmt_misc file system")
+    return Check(
+        "binfmt_misc",
+        FAIL,
+        "the kernel has no binfmt_misc file system",
+        "load it with `modprobe binfmt_misc` or use a kernel built with CONFIG_BINFMT_MISC",
+    )
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def check_user_namespaces(rootless: bool) -> Check:
+    limit = _read_int("/proc/sys/user/max_user_namespaces")
+    if limit == 0:
+        return Check(
+            "user namespaces",
+            FAIL,
+            "user namespaces are disabled (user.max_user_namespaces is 0)",
+            "enable them with `sysctl user.max_user_namespaces=15000`",
+        )
+    if rootless and _read_int("/proc/sys/kernel/unprivileged_userns_clone") == 0:
+        return Check(
+            "user namespaces",
+            FAIL,
+            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone is 0)",
+            "enable them with `sysctl kernel.unprivileged_userns_clone=1`",
+        )
+    if rootless and _read_int("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1:
+        return Check(
+            "user namespaces",
+            WARN,
+            "AppArmor restricts unprivileged user namespaces; podman's own profile usually allows them",
+        )
+    return Check("user namespaces", OK, "user namespaces are available")
+
+
+def _subid_ranges(path: str, names: set[str]) -> list[tuple[int, int]]:
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.strip().split(":")
+                if len(parts) == 3 and parts[0] in names:
+                    try:
+                        out.append((int(parts[1]), int(parts[2])))
+                    except ValueError:
+                        continue
+    except OSError:
+        pass
+    return out
+
+
+def check_subordinate_ids(rootless: bool, etc: str = "/etc") -> Check:
+    if rootless:
+        entry = pwd.getpwuid(os.getuid())
+        names = {entry.pw_name, str(entry.pw_uid)}
+        who = entry.pw_name
+        use = "rootless containers (--userns keep-id)"
+        fix = f"add a line such as `{who}:100000:65536` to /etc/subuid and /etc/subgid (usermod --add-subuids)"
+    else:
+        names = {"containers"}
+        who = "containers"
+        use = "rootful containers with their own user namespace (--userns=auto)"
+        fix = "add `containers:2147483647:2147483648` to /etc/subuid and /etc/subgid"
+    missing = [
+        path
+        for path in (os.path.join(etc, "subuid"), os.path.join(etc, "subgid"))
+        if sum(count for _, count in _subid_ranges(path, names)) < 65536
+    ]
+    if missing:
+        return Check(
+            "subordinate ids",
+            FAIL,
+            f"{who} has fewer than 65536 subordinate ids in {' and '.join(missing)}, needed for {use}",
+            fix,
+        )
+    return Check("subordinate ids", OK, f"{who} has subordinate id ranges for {use}")
+
+
+def check_tool(tool: str, why: str, osr: OsRelease, needed_for: tuple[str, ...] = ()) -> Check:
+    path = shutil.which(tool)
+    if path:
+        return Check(tool, OK, f"{tool} is {path}", needed_for=needed_for)
+    return Check(
+        tool,
+        FAIL,
+        f"{tool} was not found on PATH; it is needed {why}",
+        package_install_hint(tool, osr),
+        needed_for=needed_for,
+    )
+
+
+def check_emulator(arch: Arch, osr: OsRelease) -> Check:
+    name = f"emulator {arch.name}"
+    try:
+        emu = emulator.locate(arch)
+    except emulator.EmulatorProblem as exc:
+        return Check(name, FAIL, str(exc), qemu_install_hint(arch, osr), needed_for=(arch.name,))
+    shown = emu.path if emu.path == emu.real_path else f"{emu.path} -> {emu.real_path}"
+    return Check(name, OK, f"{shown} is a static {host_arch().name} ELF executable",
+                 needed_for=(arch.name,))
+
+
+def host_binfmt_entries(root: str = binfmt.BINFMT_ROOT) -> Check:
+    """For information only: crossbox never reads, needs or writes these."""
+    try:
+        names = sorted(n for n in os.listdir(root) if n not in ("register", "status"))
+    except OSError:
+        return Check("host binfmt_misc", INFO, f"{root} is not mounted on the host (crossbox does not need it)")
+    if not names:
+        return Check("host binfmt_misc", INFO, "the host has no binfmt_misc entries (crossbox does not need any)")
+    shown = []
+    for n in names:
+        entry = binfmt.read_entry(n, root)
+        shown.append(f"{n} [{entry.flags}]" if entry and entry.flags else n)
+    return Check(
+        "host binfmt_misc",
+        INFO,
+        f"the host has {len(names)} entries, unused by crossbox: {', '.join(shown)}",
+    )
+
+
+def run_all(arches: list[Arch], rootless: bool | None = None) -> list[Check]:
+    rootless = (os.geteuid() != 0) if rootless is None else rootless
+    osr = read_os_release()
+    host = host_arch()
+    foreign = [a for a in arches if a != host]
+    checks = [
+        check_kernel(),
+        check_binfmt_fs(),
+        check_user_namespaces(rootless),
+        check_subordinate_ids(rootless),
+        check_tool("podman", "to run containers", osr),
+        check_tool(
+            "skopeo",
+            "only to pull images of a foreign architecture",
+            osr,
+            needed_for=tuple(a.name for a in foreign) or ("foreign pulls",),
+        ),
+    ]
+    checks += [check_emulator(a, osr) for a in foreign]
+    checks.append(host_binfmt_entries())
+    return checks
+
+
+def failing(checks: list[Check], arches: list[Arch]) -> list[Check]:
+    """The failed checks that matter for these architectures."""
+    host = host_arch()
+    asked = {a.name for a in arches if a != host}
+    out = []
+    for c in checks:
+        if c.status != FAIL:
+            continue
+        if c.name == "skopeo" and not asked:
+            continue
+        if c.needed_for and c.name != "skopeo" and not (set(c.needed_for) & asked):
+            continue
+        out.append(c)
+    return out
+
+
+def require_foreign_ready(arch: Arch) -> emulator.Emulator:
+    """What `create` checks for a foreign architecture before pulling anything."""
+    osr = read_os_release()
+    kernel = check_kernel()
+    if kernel.status == FAIL:
+        raise HostNotReady(kernel.message, f"{kernel.hint}; run `crossbox doctor --arch {arch.oci}` for details")
+    try:
+        return emulator.locate_cached(arch)
+    except emulator.EmulatorProblem as exc:
+        raise HostNotReady(
+            str(exc),
+            f"{qemu_install_hint(arch, osr)}; run `crossbox doctor --arch {arch.oci}` for details",
+        ) from None

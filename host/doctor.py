@@ -1,0 +1,45 @@
+"""crossbox doctor: every host check, with a fix for each failure."""
+
+from __future__ import annotations
+
+import json
+
+from crossbox.shared.arch import Arch, host_arch
+
+from . import checks
+from .errors import Exit
+from .log import use_colour
+
+SCHEMA_VERSION = 1
+MARKS = {checks.OK: "ok", checks.FAIL: "FAIL", checks.WARN: "warn", checks.INFO: "info"}
+COLOURS = {checks.OK: "\033[32m", checks.FAIL: "\033[31m", checks.WARN: "\033[33m", checks.INFO: "\033[2m"}
+
+
+def doctor(arches: list[Arch], fmt: str, out_isatty: bool) -> tuple[str, int]:
+    results = checks.run_all(arches)
+    failed = checks.failing(results, arches)
+    status = Exit.OK if not failed else Exit.CHECK_FAILED
+    if fmt == "json":
+        payload = {
+            "schema": SCHEMA_VERSION,
+            "host_arch": host_arch().name,
+            "asked": [a.name for a in arches],
+            "ok": not failed,
+            "checks": [c.as_dict() for c in results],
+        }
+        return json.dumps(payload, indent=2), int(status)
+    colour = out_isatty and use_colour()
+    lines = []
+    for c in results:
+        mark = MARKS[c.status]
+        if colour:
+            mark = f"{COLOURS[c.status]}{mark}\033[0m"
+        lines.append(f"[{mark:>4}] {c.name}: {c.message}")
+        if c.status in (checks.FAIL, checks.WARN) and c.hint:
+            lines.append(f"       fix: {c.hint}")
+    asked = ", ".join(a.name for a in arches) or host_arch().name
+    lines.append(
+        f"crossbox is ready for {asked}" if not failed
+        else f"crossbox is not ready for {asked}: {len(failed)} check(s) failed"
+    )
+    return "\n".join(lines), int(status)

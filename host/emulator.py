@@ -1,0 +1,159 @@
+"""Find the static QEMU user-mode emulator for an architecture and prove it fit.
+
+The emulator is bind-mounted into a foreign root filesystem and opened by the
+kernel at registration (flag F), so it must be a statically linked ELF
+executable for the host's machine: a dynamically linked one would look for
+its libraries in the foreign image, and a script has no interpreter there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from crossbox.shared.arch import Arch, host_arch
+
+USUAL_DIRS = ("/usr/bin", "/usr/local/bin", "/bin", "/usr/libexec/qemu", "/usr/lib/qemu")
+
+
+class EmulatorProblem(Exception):
+    """Why a candidate emulator cannot be used; the message is one sentence."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Emulator:
+    arch: Arch
+    path: str  # as found
+    real_path: str  # symlinks resolved: what is bind-mounted
+
+    @property
+    def file_name(self) -> str:
+        return os.path.basename(self.path)
+
+
+def candidates(arch: Arch, path_env: str | None = None) -> list[str]:
+    dirs = [d for d in (path_env if path_env is not None else os.environ.get("PATH", "")).split(":") if d]
+    dirs += [d for d in USUAL_DIRS if d not in dirs]
+    return [os.path.join(d, name) for name in arch.emulator_names for d in dirs]
+
+
+def find(arch: Arch, path_env: str | None = None) -> str | None:
+    """The first candidate that exists: PATH before the usual directories, -static first."""
+    for candidate in candidates(arch, path_env):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def check_file(path: str, arch: Arch, host: Arch | None = None) -> Emulator:
+    """Raise EmulatorProblem unless ``path`` is a static ELF executable for this host."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    host = host or host_arch()
+    name = os.path.basename(path)
+    real = os.path.realpath(path)
+    if not os.access(real, os.X_OK):
+        raise EmulatorProblem(f"{name} at {path} is not executable", path)
+    try:
+        with open(real, "rb") as f:
+            head = f.read(4)
+            f.seek(0)
+            if head.startswith(b"#!"):
+                raise EmulatorProblem(
+                    f"{name} at {path} is not a statically linked ELF executable: it is a script", path
+                )
+            if head != b"\x7fELF":
+                raise EmulatorProblem(
+                    f"{name} at {path} is not a statically linked ELF executable: it is not ELF at all",
+                    path,
+                )
+            elf = ELFFile(f)
+            machine_ok = (
+                elf.header["e_machine"] == _elftools_machine(host)
+                and elf.elfclass == host.elf_class
+                and elf.little_endian == (host.byteorder == "little")
+            )
+            if not machine_ok:
+                raise EmulatorProblem(
+                    f"{name} at {path} is built for {elf.header['e_machine']} "
+                    f"({elf.elfclass}-bit), not for this {host.name} host",
+                    path,
+                )
+            if elf.header["e_type"] not in ("ET_EXEC", "ET_DYN"):
+                raise EmulatorProblem(f"{name} at {path} is not an executable", path)
+            for segment in elf.iter_segments():
+                if segment.header.p_type == "PT_INTERP":
+                    raise EmulatorProblem(
+                        f"{name} at {path} is not a statically linked ELF executable: "
+                        f"it is dynamically linked (it asks for {segment.get_interp_name()})",
+                        path,
+                    )
+                if segment.header.p_type == "PT_DYNAMIC":
+                    needed = [t.needed for t in segment.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+                    if needed:
+                        raise EmulatorProblem(
+                            f"{name} at {path} is not a statically linked ELF executable: "
+                            f"it needs {', '.join(needed)}",
+                            path,
+                        )
+    except ELFError as exc:
+        raise EmulatorProblem(f"{name} at {path} is not a readable ELF file: {exc}", path) from None
+    except OSError as exc:
+        raise EmulatorProblem(f"{name} at {path} cannot be read: {exc.strerror}", path) from None
+    return Emulator(arch=arch, path=path, real_path=real)
+
+
+# pyelftools names machines by their ELF constant names.
+_MACHINE_NAMES = {
+    3: "EM_386",
+    8: "EM_MIPS",
+    21: "EM_PPC64",
+    22: "EM_S390",
+    40: "EM_ARM",
+    62: "EM_X86_64",
+    183: "EM_AARCH64",
+    243: "EM_RISCV",
+    258: "EM_LOONGARCH",
+}
+
+
+def _elftools_machine(arch: Arch) -> str:
+    return _MACHINE_NAMES[arch.e_machine]
+
+
+def locate(arch: Arch, path_env: str | None = None) -> Emulator:
+    """Find and check; raise EmulatorProblem with the reason."""
+    path = find(arch, path_env)
+    if path is None:
+        names = " or ".join(arch.emulator_names)
+        raise EmulatorProblem(f"no {names} was found on PATH or in {', '.join(USUAL_DIRS)}")
+    return check_file(path, arch)
+
+
+def locate_cached(arch: Arch, path_env: str | None = None) -> Emulator:
+    """locate(), with the ELF check cached while the file is unchanged."""
+    from .cache import cached
+
+    path = find(arch, path_env)
+    if path is None:
+        return locate(arch, path_env)
+    real = os.path.realpath(path)
+
+    def compute() -> dict[str, object]:
+        try:
+            check_file(path, arch)
+        except EmulatorProblem as exc:
+            return {"ok": False, "message": str(exc)}
+        return {"ok": True}
+
+    result = cached(f"emulator:{arch.name}:{path}", [path, real], compute)
+    if not result.get("ok"):
+        raise EmulatorProblem(str(result.get("message")), path)
+    if not os.access(real, os.X_OK):
+        raise EmulatorProblem(f"{os.path.basename(path)} at {path} is not executable", path)
+    return Emulator(arch=arch, path=path, real_path=real)

@@ -1,0 +1,130 @@
+"""crossbox enter and crossbox run: into a container with podman exec, or one-shot.
+
+The hot path (a running, ready container named on the command line) imports
+only crossbox.host.state, .execargs and .user, takes one flock and becomes
+`podman exec`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from . import execargs, state
+from . import user as user_mod
+
+
+class SessionRequest:
+    """What `enter` and `run` were asked (a plain class: dataclasses cost import time here)."""
+
+    __slots__ = ("arch", "assume_yes", "command", "container", "distro", "log_level", "release")
+
+    def __init__(self, command: tuple[str, ...] = (), container: str | None = None,
+                 arch: str | None = None, distro: str | None = None, release: str | None = None,
+                 assume_yes: bool = False, log_level: str = "warning") -> None:
+        self.command = command  # empty: the user's login shell (enter)
+        self.container = container
+        self.arch = arch
+        self.distro = distro
+        self.release = release
+        self.assume_yes = assume_yes
+        self.log_level = log_level
+
+
+def _workdir(identity: user_mod.Identity, name: str) -> str:
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = identity.home
+    workdir, kept = execargs.choose_workdir(cwd, identity.shared_dirs(), identity.default_workdir())
+    if not kept and identity.home_mount:
+        sys.stderr.write(f"crossbox: {cwd} is not shared with container {name}; starting in {workdir}\n")
+    return workdir
+
+
+def _exec(name: str, command: list[str]) -> None:
+    identity = user_mod.current()
+    args = execargs.exec_args(name, identity.name, _workdir(identity, name),
+                              command or execargs.shell_command(identity.shell),
+                              tty=sys.stdin.isatty(), environ=os.environ)
+    from . import log
+
+    if log.enabled("debug"):
+        import shlex
+
+        log.debug("exec " + shlex.join(args))
+    try:
+        os.execvp(args[0], args)
+    except FileNotFoundError:
+        from .run import missing
+
+        raise missing(args[0]) from None
+
+
+def enter_or_run(req: SessionRequest) -> int:
+    if req.container and not (req.arch or req.distro or req.release) and state.is_ready(req.container):
+        _exec(req.container, list(req.command))
+    return _slow_path(req)
+
+
+def _slow_path(req: SessionRequest) -> int:
+    from . import images, session
+    from .create import CreateRequest, create, resolve_target
+    from .errors import InvalidInput, NotFound
+    from .prompt import confirm
+
+    target = None
+    if req.container:
+        if req.arch or req.distro or req.release:
+            raise InvalidInput(
+                "a container name cannot be combined with --arch, --distro or --release",
+                "the container already has its architecture and image",
+            )
+        name = images.check_container_name(req.container)
+    else:
+        target = resolve_target(CreateRequest(arch=req.arch, distro=req.distro, release=req.release))
+        name = target.container
+    try:
+        session.ensure_ready(name)
+    except NotFound:
+        if target is None:
+            raise
+        confirm(
+            f"No container {name} exists. Create it for {target.arch.oci} from {target.remote}?",
+            req.assume_yes,
+            what="create it",
+        )
+        create(CreateRequest(arch=target.arch.name, image=str(target.remote), name=name,
+                             assume_yes=req.assume_yes, log_level=req.log_level))
+        session.ensure_ready(name)
+    _exec(name, list(req.command))
+    raise AssertionError("exec returned")
+
+
+def run_oneshot(image: str, arch: str | None, authfile: str | None, command: tuple[str, ...],
+                assume_yes: bool, log_level: str) -> int:
+    """podman run --rm with the agent in one-shot mode: nothing is kept but the image."""
+    import secrets
+
+    from crossbox.shared import contract
+
+    from . import argv, pull
+    from .create import CreateRequest, build_spec, check_authfile, resolve_target
+    from .run import exec_replace
+
+    check_authfile(authfile)
+    target = resolve_target(CreateRequest(arch=arch, image=image))
+    identity = user_mod.current()
+    name = f"crossbox-run-{secrets.token_hex(4)}"
+    spec = build_spec(target, name, identity, log_level, state_dir=None)
+    pull.ensure_image(target, authfile=authfile, assume_yes=assume_yes)
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = identity.home
+    workdir, _ = execargs.choose_workdir(cwd, identity.shared_dirs(), identity.default_workdir())
+    args = ["podman", "run", "--rm", "--interactive", "--detach-keys", ""]
+    if sys.stdin.isatty():
+        args.append("--tty")
+    args += argv.podman_create_args(spec, contract.MODE_ONESHOT, workdir=workdir,
+                                    command=command, oneshot_env=execargs.passed_env(os.environ))
+    exec_replace(args)

@@ -1,0 +1,237 @@
+"""How the guest agent starts natively in any image: the host's own Python, run
+through the host's own dynamic loader, with the host's libraries.
+
+Inside the container the host root is at /run/host and the interpreter's
+prefix is bind-mounted at /run/crossbox/python (rootful containers cannot read
+/root through /run/host). The loader, the library path (RUNPATH and RPATH
+included, as pyenv builds need) and the crossbox package directories are
+worked out here, on the host, with pyelftools.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+
+from crossbox.shared import contract
+
+from .errors import HostNotReady
+
+GUEST_PYTHON_ENV = "CROSSBOX_GUEST_PYTHON"  # use another host interpreter for the agent
+
+
+@dataclass(frozen=True)
+class ElfDeps:
+    interp: str | None
+    needed: tuple[str, ...]
+    runpath: tuple[str, ...]  # DT_RUNPATH, else DT_RPATH, with $ORIGIN expanded
+
+
+def read_elf_deps(path: str) -> ElfDeps:
+    from elftools.elf.elffile import ELFFile
+
+    origin = os.path.dirname(os.path.realpath(path))
+    interp = None
+    needed: list[str] = []
+    runpath: list[str] = []
+    rpath: list[str] = []
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        for seg in elf.iter_segments():
+            if seg.header.p_type == "PT_INTERP":
+                interp = seg.get_interp_name()
+        dynamic = elf.get_section_by_name(".dynamic")
+        if dynamic is not None:
+            for tag in dynamic.iter_tags():
+                kind = tag.entry.d_tag
+                if kind == "DT_NEEDED":
+                    needed.append(tag.needed)
+                elif kind == "DT_RUNPATH":
+                    runpath += tag.runpath.split(":")
+                elif kind == "DT_RPATH":
+                    rpath += tag.rpath.split(":")
+    dirs = runpath or rpath
+    expanded = tuple(
+        d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for d in dirs if d
+    )
+    return ElfDeps(interp, tuple(needed), expanded)
+
+
+def _ld_so_conf_dirs(conf: str = "/etc/ld.so.conf", depth: int = 0) -> list[str]:
+    out: list[str] = []
+    if depth > 5:
+        return out
+    try:
+        with open(conf, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("include "):
+            pattern = line.split(None, 1)[1]
+            if not pattern.startswith("/"):
+                pattern = os.path.join(os.path.dirname(conf), pattern)
+            for inc in sorted(glob.glob(pattern)):
+                out += _ld_so_conf_dirs(inc, depth + 1)
+        else:
+            out.append(line)
+    return out
+
+
+def default_library_dirs(loader: str) -> list[str]:
+    loader_dir = os.path.dirname(os.path.realpath(loader))
+    triplet = os.path.basename(loader_dir) if "-linux-" in os.path.basename(loader_dir) else ""
+    dirs = [*_ld_so_conf_dirs(), loader_dir]
+    if triplet:
+        dirs += [f"/lib/{triplet}", f"/usr/lib/{triplet}"]
+    dirs += ["/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+    return dirs
+
+
+def _unique_real_dirs(dirs: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for d in dirs:
+        real = os.path.realpath(d)
+        if os.path.isdir(real):
+            seen.setdefault(real, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class GuestLaunch:
+    """The host side of the agent's start: host paths, and how they appear inside."""
+
+    prefix: str  # host path of the interpreter's prefix
+    python: str  # host path of the interpreter binary (inside prefix)
+    loader: str  # host path of the dynamic loader, symlinks resolved
+    library_dirs: tuple[str, ...]  # host paths, symlinks resolved, in search order
+    guest_package: str  # host directory of crossbox.guest
+    shared_package: str  # host directory of crossbox.shared
+
+    def inside(self, host_path: str) -> str:
+        """Where a host path is seen inside the container."""
+        rel = os.path.relpath(host_path, self.prefix)
+        if not rel.startswith(".."):
+            return contract.PYTHON_DIR if rel == "." else f"{contract.PYTHON_DIR}/{rel}"
+        return contract.HOST_ROOT + host_path
+
+    def mounts(self) -> list[tuple[str, str]]:
+        return [
+            (self.prefix, contract.PYTHON_DIR),
+            (self.guest_package, f"{contract.LIB_DIR}/crossbox/guest"),
+            (self.shared_package, f"{contract.LIB_DIR}/crossbox/shared"),
+        ]
+
+    def entrypoint(self) -> str:
+        return self.inside(self.loader)
+
+    def command(self, guest_argv: list[str]) -> list[str]:
+        """Arguments to the loader: the library path, the interpreter, the agent."""
+        return [
+            "--library-path",
+            ":".join(self.inside(d) for d in self.library_dirs),
+            self.inside(self.python),
+            "-I",
+            "-S",
+            "-B",
+            "-c",
+            contract.BOOT_CODE,
+            *guest_argv,
+        ]
+
+    def host_argv(self, guest_argv: list[str]) -> list[str]:
+        """The same start, run on the host itself (benchmarks and tests)."""
+        return [self.loader, "--library-path", ":".join(self.library_dirs), self.python, *self.command(guest_argv)[3:]]
+
+
+def _package_dir(module: str) -> str:
+    import importlib
+
+    mod = importlib.import_module(module)
+    return os.path.dirname(os.path.realpath(mod.__file__ or ""))
+
+
+def base_interpreter() -> tuple[str, str]:
+    """The interpreter and prefix running crossbox, outside any virtual environment."""
+    override = os.environ.get(GUEST_PYTHON_ENV)
+    if override:
+        python = os.path.realpath(override)
+        prefix = os.path.dirname(os.path.dirname(python))
+        return python, prefix
+    python = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    return python, os.path.realpath(sys.base_prefix)
+
+
+@lru_cache(maxsize=4)
+def plan(python: str | None = None, prefix: str | None = None) -> GuestLaunch:
+    if python is None or prefix is None:
+        python, prefix = base_interpreter()
+    if os.path.relpath(python, prefix).startswith(".."):
+        raise HostNotReady(
+            f"the Python interpreter {python} is not inside its prefix {prefix}, so it cannot be "
+            "bind-mounted for the guest agent",
+            f"set {GUEST_PYTHON_ENV} to a Python >= 3.11 installed under a prefix",
+        )
+    if not os.path.isdir(os.path.join(prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}")) and not glob.glob(os.path.join(prefix, "lib", "python3.*")):
+        raise HostNotReady(f"the Python prefix {prefix} has no lib/python3.* standard library")
+    deps = read_elf_deps(python)
+    if deps.interp is None:
+        raise HostNotReady(
+            f"the Python interpreter {python} is statically linked, which crossbox does not expect",
+            f"set {GUEST_PYTHON_ENV} to a dynamically linked Python >= 3.11",
+        )
+    loader = os.path.realpath(deps.interp)
+    dirs: list[str] = [*deps.runpath]
+    search = [*deps.runpath, *default_library_dirs(loader)]
+    # Resolve the interpreter's own libraries (libpython, libc) and theirs, one level
+    # deep is enough for CPython; the default directories cover extension modules.
+    for name in deps.needed:
+        for d in search:
+            candidate = os.path.join(d, name)
+            if os.path.exists(candidate):
+                dirs.append(os.path.dirname(os.path.realpath(candidate)))
+                sub = read_elf_deps(candidate)
+                dirs += sub.runpath
+                break
+    dirs += default_library_dirs(loader)
+    return GuestLaunch(
+        prefix=prefix,
+        python=python,
+        loader=loader,
+        library_dirs=tuple(_unique_real_dirs(dirs)),
+        guest_package=_package_dir("crossbox.guest"),
+        shared_package=_package_dir("crossbox.shared"),
+    )
+
+
+def plan_cached() -> GuestLaunch:
+    """plan(), cached while the interpreter and the loader configuration are unchanged."""
+    from .cache import cached
+
+    python, prefix = base_interpreter()
+    guest_dir, shared_dir = _package_dir("crossbox.guest"), _package_dir("crossbox.shared")
+    key = f"launch:{python}:{prefix}:{guest_dir}:{shared_dir}"
+
+    def compute() -> dict[str, object]:
+        p = plan(python, prefix)
+        return {
+            "prefix": p.prefix, "python": p.python, "loader": p.loader,
+            "library_dirs": list(p.library_dirs),
+            "guest_package": p.guest_package, "shared_package": p.shared_package,
+        }
+
+    value = cached(key, [python, "/etc/ld.so.cache", "/etc/ld.so.conf"], compute)
+    launch = GuestLaunch(
+        prefix=value["prefix"], python=value["python"], loader=value["loader"],
+        library_dirs=tuple(value["library_dirs"]),
+        guest_package=value["guest_package"], shared_package=value["shared_package"],
+    )
+    if not os.path.exists(launch.loader):
+        return plan(python, prefix)
+    return launch

@@ -1,0 +1,108 @@
+"""crossbox list: containers and images, architecture from labels and image configs.
+
+One podman call for the containers table. The images table needs two:
+`podman images` does not report architectures, so the candidates are then
+inspected together in one `podman image inspect`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from crossbox.shared.arch import ARCHITECTURES, from_oci
+
+from . import podman
+from .pull import human_size
+
+SCHEMA_VERSION = 1
+TOOLBOX_LABEL = "com.github.containers.toolbox"
+_SUFFIXES = tuple(f"-{a.suffix}" for a in ARCHITECTURES)
+
+
+@dataclass(frozen=True)
+class ContainerRow:
+    name: str
+    arch: str
+    image: str
+    status: str
+    created: str
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    name: str
+    arch: str
+    size: int
+    id: str
+
+
+def container_rows(containers: list[podman.ContainerInfo]) -> list[ContainerRow]:
+    return sorted(
+        (ContainerRow(c.name, c.arch or "?", c.image, c.state, c.created) for c in containers),
+        key=lambda r: r.name,
+    )
+
+
+def _is_candidate(row: dict[str, Any], used: set[str]) -> bool:
+    names = row.get("Names") or []
+    labels = row.get("Labels") or {}
+    if labels.get(TOOLBOX_LABEL) == "true":
+        return True
+    if any(n in used for n in names) or row.get("Id") in used:
+        return True
+    return any(n.endswith(_SUFFIXES) for n in names)
+
+
+def image_rows(infos: list[podman.ImageInfo]) -> list[ImageRow]:
+    rows = []
+    for info in infos:
+        arch = from_oci(info.architecture, info.variant or None)
+        shown = arch.oci if arch else (info.architecture or "?")
+        for name in info.names or (f"<none>@{info.id[:12]}",):
+            rows.append(ImageRow(name, shown, info.size, info.id))
+    return sorted(rows, key=lambda r: r.name)
+
+
+def gather_images(containers: list[podman.ContainerInfo]) -> list[ImageRow]:
+    used = {c.image for c in containers}
+    candidates = [r for r in podman.list_image_names() if _is_candidate(r, used)]
+    ids = [r["Id"] for r in candidates if r.get("Id")]
+    return image_rows(podman.inspect_images(ids))
+
+
+def render_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def as_json(containers: list[ContainerRow] | None, images: list[ImageRow] | None) -> str:
+    data: dict[str, Any] = {"schema": SCHEMA_VERSION}
+    if containers is not None:
+        data["containers"] = [asdict(c) for c in containers]
+    if images is not None:
+        data["images"] = [asdict(i) for i in images]
+    return json.dumps(data, indent=2)
+
+
+def run_list(show_containers: bool, show_images: bool, fmt: str) -> str:
+    if not show_containers and not show_images:
+        show_containers = show_images = True
+    containers = podman.list_containers() if (show_containers or show_images) else []
+    crows = container_rows(containers) if show_containers else None
+    irows = gather_images(containers) if show_images else None
+    if fmt == "json":
+        return as_json(crows, irows)
+    parts = []
+    if crows is not None:
+        parts.append(render_table(
+            ["CONTAINER", "ARCH", "IMAGE", "STATUS", "CREATED"],
+            [[r.name, r.arch, r.image, r.status, r.created] for r in crows]))
+    if irows is not None:
+        parts.append(render_table(
+            ["IMAGE", "ARCH", "SIZE"], [[r.name, r.arch, human_size(r.size)] for r in irows]))
+    return "\n\n".join(parts)

@@ -1,0 +1,83 @@
+"""Host logging through structlog, configured once and imported only when needed.
+
+Importing structlog costs about 100 ms on a cold cache, more than a whole
+``crossbox run`` on a running container may spend, so the module-level
+functions compare the level first and import structlog only for a message
+that will be printed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from typing import Any
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+
+_state: dict[str, Any] = {"level": LEVELS["warning"], "format": "console", "logger": None}
+
+
+def configure(level: str = "warning", fmt: str = "console") -> None:
+    _state["level"] = LEVELS[level]
+    _state["format"] = fmt
+    _state["logger"] = None
+
+
+def enabled(level: str) -> bool:
+    return LEVELS[level] >= _state["level"]
+
+
+def use_colour(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    stream = stream or sys.stderr
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _logger() -> Any:
+    if _state["logger"] is None:
+        import structlog
+
+        processors: list[Any] = [
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
+        ]
+        if _state["format"] == "json":
+            processors.append(structlog.processors.JSONRenderer())
+        else:
+            processors.append(structlog.dev.ConsoleRenderer(colors=use_colour()))
+        structlog.configure(
+            processors=processors,
+            wrapper_class=structlog.make_filtering_bound_logger(_state["level"]),
+            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+            cache_logger_on_first_use=True,
+        )
+        _state["logger"] = structlog.get_logger("crossbox")
+    return _state["logger"]
+
+
+def debug(event: str, **kw: Any) -> None:
+    if LEVELS["debug"] >= _state["level"]:
+        _logger().debug(event, **kw)
+
+
+def info(event: str, **kw: Any) -> None:
+    if LEVELS["info"] >= _state["level"]:
+        _logger().info(event, **kw)
+
+
+def warning(event: str, **kw: Any) -> None:
+    if LEVELS["warning"] >= _state["level"]:
+        _logger().warning(event, **kw)
+
+
+def error(event: str, **kw: Any) -> None:
+    if LEVELS["error"] >= _state["level"]:
+        _logger().error(event, **kw)

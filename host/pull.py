@@ -1,0 +1,143 @@
+"""Getting the wanted architecture of an image into local storage, and nothing else.
+
+A foreign pull goes through skopeo into an architecture-suffixed local name,
+so the native image of the same name is never replaced. The manifest skopeo
+selects is checked before any layer is fetched, because skopeo silently
+returns a single-architecture image of another architecture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import sys
+
+from crossbox.shared.arch import Arch, from_oci
+
+from . import log, podman, progress, skopeo
+from .errors import Conflict, CrossboxError, Interrupted, RegistryError
+from .images import Target
+from .prompt import confirm
+from .run import missing, spawn
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _arch_of(info: podman.ImageInfo) -> Arch | None:
+    return from_oci(info.architecture, info.variant or None)
+
+
+def check_local(target: Target) -> podman.ImageInfo | None:
+    """The local image under the target's local name, if it is of the right architecture."""
+    info = podman.inspect_image(str(target.local))
+    if info is None:
+        return None
+    got = _arch_of(info)
+    if got != target.arch:
+        shown = info.architecture + (f"/{info.variant}" if info.variant else "")
+        raise Conflict(
+            f"the local image {target.local} is for {shown}, but {target.arch.oci} was requested",
+            f"remove it with `crossbox rmi {target.local}` or ask for --arch {info.architecture}",
+        )
+    return info
+
+
+def ensure_image(target: Target, *, authfile: str | None, assume_yes: bool) -> None:
+    if check_local(target) is not None:
+        log.debug("image is local", image=str(target.local))
+        return
+    if target.native:
+        _pull_native(target, assume_yes)
+    else:
+        _pull_foreign(target, authfile, assume_yes)
+
+
+def _pull_native(target: Target, assume_yes: bool) -> None:
+    confirm(f"Download {target.remote} for {target.arch.oci}?", assume_yes,
+            what="download the image")
+    try:
+        podman.pull(str(target.remote), target.arch.oci, target.arch.variant,
+                    quiet=not progress.on_terminal())
+    except CrossboxError as exc:
+        raise skopeo.classify_failure(str(target.remote), getattr(exc, "stderr", "") or exc.message) from None
+
+
+def verify_manifest(target: Target, manifest: skopeo.ManifestInfo) -> None:
+    got = from_oci(manifest.architecture, manifest.variant or None)
+    if got != target.arch:
+        shown = manifest.architecture + (f"/{manifest.variant}" if manifest.variant else "")
+        raise RegistryError(
+            f"{target.remote} is a single-architecture image for {shown}, "
+            f"but {target.arch.oci} was requested",
+            "use an image built for that architecture, or a multi-architecture index",
+        )
+
+
+def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> None:
+    if shutil.which(skopeo.SKOPEO) is None:
+        raise missing(skopeo.SKOPEO)
+    ref = str(target.remote)
+    with progress.Spinner(f"Inspecting {ref} for {target.arch.oci}"):
+        manifest = skopeo.inspect(ref, target.arch.oci, target.arch.variant, authfile)
+    verify_manifest(target, manifest)
+    confirm(
+        f"Download {ref} for {target.arch.oci} ({human_size(manifest.download_size)})?",
+        assume_yes,
+        what="download the image",
+    )
+    copy(target, authfile)
+
+
+def _remove_partial(local: str) -> None:
+    with contextlib.suppress(CrossboxError):
+        if podman.inspect_image(local) is not None:
+            podman.remove_images([local], force=True)
+            log.info("removed the partly pulled image", image=local)
+
+
+def copy(target: Target, authfile: str | None) -> None:
+    """skopeo copy into containers-storage; on failure or interruption nothing is left."""
+    ref, local = str(target.remote), str(target.local)
+    interactive = progress.on_terminal()
+    argv = skopeo.copy_argv(ref, local, target.arch.oci, target.arch.variant, authfile,
+                            quiet=not interactive)
+    if not interactive:
+        progress.line(f"Pulling {ref} for {target.arch.oci} into {local}")
+    proc = spawn(argv, stdin=subprocess.DEVNULL,
+                 stdout=None if interactive else subprocess.DEVNULL,
+                 stderr=None if interactive else subprocess.PIPE,
+                 start_new_session=True)
+    try:
+        _, err = proc.communicate()
+    except BaseException as exc:
+        # SIGINT or SIGTERM reached crossbox: stop skopeo, then leave nothing behind.
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        _remove_partial(local)
+        if isinstance(exc, KeyboardInterrupt | Interrupted):
+            raise Interrupted(f"the pull of {ref} was interrupted; nothing was kept",
+                              status=getattr(exc, "status", None)) from None
+        raise
+    if proc.returncode != 0:
+        _remove_partial(local)
+        raise skopeo.classify_failure(ref, err or "")
+    info = podman.inspect_image(local)
+    if info is None or _arch_of(info) != target.arch:
+        _remove_partial(local)
+        raise RegistryError(f"the pulled image {local} is not of architecture {target.arch.oci}")
+    if interactive:
+        sys.stderr.flush()

@@ -1,0 +1,62 @@
+"""Who the container is made for, and what of theirs it shares. Light to import."""
+
+from __future__ import annotations
+
+import os
+import pwd
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from crossbox.shared.contract import User
+
+
+class Identity:
+    """The invoking user, as the container sees them."""
+
+    __slots__ = ("gid", "home", "home_mount", "name", "rootless", "runtime_dir", "shell", "uid")
+
+    def __init__(self, name: str, uid: int, gid: int, home: str, shell: str, rootless: bool,
+                 home_mount: str | None, runtime_dir: str | None) -> None:
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.home = home
+        self.shell = shell
+        self.rootless = rootless
+        # Rootful containers run in their own user namespace (--userns=auto), where host
+        # root's files, /root included, cannot be read: root's home is not shared.
+        self.home_mount = home_mount
+        self.runtime_dir = runtime_dir
+
+    @property
+    def user(self) -> User:
+        from crossbox.shared.contract import User
+
+        return User(name=self.name, uid=self.uid, gid=self.gid, home=self.home, shell=self.shell)
+
+    def shared_dirs(self) -> list[str]:
+        """Host directories that have the same path inside every crossbox container."""
+        return [d for d in (self.home_mount, self.runtime_dir) if d]
+
+    def default_workdir(self) -> str:
+        return self.home if self.home_mount or self.uid != 0 else "/root"
+
+
+def current() -> Identity:
+    uid = os.getuid()
+    entry = pwd.getpwuid(uid)
+    home = os.environ.get("HOME") if uid != 0 else entry.pw_dir
+    home = os.path.realpath(home or entry.pw_dir)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    runtime_dir = os.path.realpath(runtime) if runtime and os.path.isdir(runtime) else None
+    rootless = os.geteuid() != 0
+    return Identity(
+        name=entry.pw_name,
+        uid=uid,
+        gid=entry.pw_gid,
+        home=home,
+        shell=entry.pw_shell or "/bin/sh",
+        rootless=rootless,
+        home_mount=home if rootless and os.path.isdir(home) else None,
+        runtime_dir=runtime_dir,
+    )

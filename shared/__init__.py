@@ -1,0 +1,1 @@
+"""Code that the host launcher and the guest agent share (stdlib only)."""

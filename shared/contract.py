@@ -1,0 +1,128 @@
+"""What the host launcher and the guest agent agree on: paths, labels (shared.paths), the agent's argv.
+
+Stdlib only: the guest imports this inside foreign images. Bump CONTRACT_VERSION
+whenever a change here means old containers must be recreated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .paths import *  # noqa: F403  (the contract's names, re-exported)
+from .paths import CONTRACT_VERSION, EMULATOR_DIR, MODE_INIT, MODE_ONESHOT
+
+
+def emulator_path(file_name: str) -> str:
+    return f"{EMULATOR_DIR}/{file_name}"
+
+
+class ContractError(ValueError):
+    """The agent was started with arguments it does not understand."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str
+
+    def encode(self) -> str:
+        for part in (self.name, self.home, self.shell):
+            if ":" in part or "\n" in part:
+                raise ContractError(f"user field {part!r} holds ':' or a newline")
+        return f"{self.name}:{self.uid}:{self.gid}:{self.home}:{self.shell}"
+
+    @classmethod
+    def decode(cls, text: str) -> User:
+        parts = text.split(":")
+        if len(parts) != 5:
+            raise ContractError(f"user {text!r} is not name:uid:gid:home:shell")
+        name, uid, gid, home, shell = parts
+        try:
+            return cls(name, int(uid), int(gid), home, shell)
+        except ValueError:
+            raise ContractError(f"user {text!r} has a uid or gid that is no number") from None
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    """Everything the agent is told; carried in the container's command line."""
+
+    mode: str
+    container: str
+    arch: str  # canonical architecture name of the image
+    emulator: str | None  # path inside the container; None for a native container
+    user: User
+    workdir: str | None = None  # one-shot only
+    command: tuple[str, ...] = ()  # one-shot only
+    log_level: str = "warning"
+    contract: str = CONTRACT_VERSION
+
+    def to_argv(self) -> list[str]:
+        argv = [
+            self.mode,
+            "--contract",
+            self.contract,
+            "--container",
+            self.container,
+            "--arch",
+            self.arch,
+            "--user",
+            self.user.encode(),
+            "--log-level",
+            self.log_level,
+        ]
+        if self.emulator:
+            argv += ["--emulator", self.emulator]
+        if self.workdir:
+            argv += ["--workdir", self.workdir]
+        if self.command:
+            argv += ["--", *self.command]
+        return argv
+
+    @classmethod
+    def from_argv(cls, argv: list[str]) -> GuestSpec:
+        if not argv or argv[0] not in (MODE_INIT, MODE_ONESHOT):
+            raise ContractError(f"the first argument must be {MODE_INIT} or {MODE_ONESHOT}")
+        mode = argv[0]
+        values: dict[str, str] = {}
+        command: tuple[str, ...] = ()
+        keys = {"--contract", "--container", "--arch", "--user", "--log-level", "--emulator",
+                "--workdir"}
+        i = 1
+        while i < len(argv):
+            arg = argv[i]
+            if arg == "--":
+                command = tuple(argv[i + 1 :])
+                break
+            if arg not in keys or i + 1 >= len(argv):
+                raise ContractError(f"unexpected agent argument {arg!r}")
+            values[arg[2:]] = argv[i + 1]
+            i += 2
+        missing = [k for k in ("contract", "container", "arch", "user") if k not in values]
+        if missing:
+            raise ContractError(f"agent arguments lack --{', --'.join(missing)}")
+        if values["contract"] != CONTRACT_VERSION:
+            raise ContractError(
+                f"this container was made for agent contract {values['contract']}, "
+                f"but this crossbox speaks {CONTRACT_VERSION}; recreate the container"
+            )
+        if mode == MODE_ONESHOT and not command:
+            raise ContractError("one-shot mode needs a command after --")
+        return cls(
+            mode=mode,
+            container=values["container"],
+            arch=values["arch"],
+            emulator=values.get("emulator"),
+            user=User.decode(values["user"]),
+            workdir=values.get("workdir"),
+            command=command,
+            log_level=values.get("log-level", "warning"),
+            contract=values["contract"],
+        )
+
+    def replace(self, **changes: object) -> GuestSpec:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,4 @@
+"""The end-to-end test bed: a local registry, real multi-arch images, users, config.
+
+Reused by every end-to-end test and by the benchmarks (see tests/README.md).
+"""

@@ -1,0 +1,195 @@
+"""The test bed as one object: registry, published images, and crossbox run as root or as
+the rootless test user, each with the test machine's containers.conf."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from . import images, sh
+from .registry import Registry
+
+REPO = Path(__file__).resolve().parents[2]
+TESTER = os.environ.get("CROSSBOX_TEST_USER", "tester")
+BINFMT = "/proc/sys/fs/binfmt_misc"
+
+# The test machine's podman configuration (see MACHINE-NOTES): crun fails on hybrid
+# cgroups here, and the default rlimits exceed what this machine may set.
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+"""
+
+
+def binfmt_snapshot() -> dict[str, object]:
+    """The host's binfmt_misc: whether it is mounted, and every entry's name and text."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        mounted = any(line.split()[4] == BINFMT for line in f)
+    entries = {}
+    with contextlib.suppress(OSError):
+        for name in sorted(os.listdir(BINFMT)):
+            with contextlib.suppress(OSError), open(os.path.join(BINFMT, name), encoding="utf-8") as f:
+                entries[name] = f.read()
+    return {"mounted": mounted, "entries": entries}
+
+
+class Tester:
+    """The rootless user, with crossbox installed where it can read it."""
+
+    def __init__(self, name: str, site: Path) -> None:
+        entry = pwd.getpwnam(name)
+        self.name = name
+        self.uid = entry.pw_uid
+        self.gid = entry.pw_gid
+        self.home = entry.pw_dir
+        self.runtime_dir = f"/run/user/{self.uid}"
+        self.site = site
+        os.makedirs(self.runtime_dir, exist_ok=True)
+        os.chown(self.runtime_dir, self.uid, self.gid)
+        os.chmod(self.runtime_dir, 0o700)
+
+    def env(self, extra: Mapping[str, str]) -> list[str]:
+        base = {
+            "HOME": self.home, "USER": self.name, "LOGNAME": self.name,
+            "XDG_RUNTIME_DIR": self.runtime_dir, "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8", "PYTHONPATH": str(self.site),
+        }
+        base.update(extra)
+        return ["runuser", "-u", self.name, "--", "env", "-i", *(f"{k}={v}" for k, v in base.items())]
+
+
+class Bed:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        workdir.chmod(0o755)
+        self.containers_conf = workdir / "containers.conf"
+        self.containers_conf.write_text(CONTAINERS_CONF)
+        self.containers_conf.chmod(0o644)
+        self.registry = Registry(workdir / "registry")
+        self.images: dict[str, str] = {}
+        self.tester: Tester | None = None
+
+    # -- environment -------------------------------------------------------
+    def podman_env(self) -> dict[str, str]:
+        return {
+            "CONTAINERS_CONF": str(self.containers_conf),
+            "CONTAINERS_REGISTRIES_CONF": str(self.registry.registries_conf),
+        }
+
+    def root_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CROSSBOX_", "CONTAINERS_"))}
+        env.pop("XDG_RUNTIME_DIR", None)
+        env.update(self.podman_env())
+        env.update(extra or {})
+        return env
+
+    # -- running things ----------------------------------------------------
+    def crossbox(self, args: Sequence[str], *, rootless: bool = False, input: str | None = None,
+                 env: Mapping[str, str] | None = None, timeout: float = 600,
+                 cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+        return sh.run(self.crossbox_argv(args, rootless=rootless, env=env), check=False, input=input,
+                      timeout=timeout, cwd=cwd or (self.tester.home if rootless and self.tester else None),
+                      env=None if rootless else self.root_env(env))
+
+    def crossbox_argv(self, args: Sequence[str], *, rootless: bool = False,
+                      env: Mapping[str, str] | None = None) -> list[str]:
+        if rootless:
+            assert self.tester is not None
+            extra = {**self.podman_env(), **(env or {})}
+            return [*self.tester.env(extra), "/usr/bin/python3", "-m", "crossbox.host", *args]
+        return [sys.executable, "-m", "crossbox.host", *args]
+
+    def podman(self, args: Sequence[str], *, rootless: bool = False,
+               check: bool = False) -> subprocess.CompletedProcess[str]:
+        if rootless:
+            assert self.tester is not None
+            return sh.run([*self.tester.env(self.podman_env()), "podman", *args], check=check,
+                          cwd=self.tester.home)
+        return sh.run(["podman", *args], check=check, env=self.root_env())
+
+    # -- set-up ------------------------------------------------------------
+    def install_for_tester(self) -> None:
+        site = self.workdir / "tester-site"
+        if not (site / "crossbox").exists():
+            sh.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--target", str(site), str(REPO)], env={**os.environ, "PIP_NO_WARN_SCRIPT_LOCATION": "1"})
+            sh.run(["chmod", "-R", "a+rX", str(site)])
+        self.tester = Tester(TESTER, site)
+
+    def publish(self, with_debian: bool = True) -> None:
+        """Build (or take from the cache) every image and push it to the registry."""
+        addr = self.registry.address
+        built = images.ensure_all(with_debian)
+        env = self.root_env()
+        tls = "--tls-verify=false"
+        tag = f"localhost/crossbox-testbed-{self.registry.port}"
+        for oci, (_, variant) in images.BUSYBOX_ARCHES.items():
+            local = f"{tag}/bb:{oci}"
+            images.import_image(built[f"busybox-{oci}"], oci, variant, local)
+            sh.run(["podman", "push", "--quiet", tls, local, f"docker://{addr}/bb:{oci}"], env=env)
+            self.images[f"bb-{oci}"] = f"{addr}/bb:{oci}"
+        if with_debian:
+            local = f"{tag}/debian:12-arm64"
+            images.import_image(built["debian-arm64"], "arm64", None, local)
+            sh.run(["podman", "push", "--quiet", tls, local, f"docker://{addr}/debian-sudo:12"], env=env)
+            self.images["debian-arm64"] = f"{addr}/debian-sudo:12"
+        for index, members in (("multi", ("amd64", "arm64", "ppc64le")), ("nos390x", ("amd64", "arm64"))):
+            name = f"{tag}/{index}-list"
+            sh.run(["podman", "manifest", "rm", name], env=env, check=False)
+            sh.run(["podman", "manifest", "create", name], env=env)
+            for oci in members:
+                sh.run(["podman", "manifest", "add", tls, name, f"docker://{addr}/bb:{oci}"], env=env)
+            sh.run(["podman", "manifest", "push", "--all", "--quiet", tls, name,
+                    f"docker://{addr}/{index}:latest"], env=env)
+            sh.run(["podman", "manifest", "rm", name], env=env, check=False)
+            self.images[index] = f"{addr}/{index}:latest"
+        # The pushed copies are what the tests pull; the local ones would shadow nothing
+        # (other names) but are not needed.
+        for oci in images.BUSYBOX_ARCHES:
+            sh.run(["podman", "rmi", "--force", f"{tag}/bb:{oci}"], env=env, check=False)
+        sh.run(["podman", "rmi", "--force", f"{tag}/debian:12-arm64"], env=env, check=False)
+        (self.workdir / "images.json").write_text(json.dumps(self.images, indent=1))
+
+    def start(self, with_debian: bool = True, with_tester: bool = True) -> Bed:
+        self.registry.start()
+        self.publish(with_debian)
+        if with_tester:
+            self.install_for_tester()
+        return self
+
+    # -- tear-down ---------------------------------------------------------
+    def cleanup_storage(self, rootless: bool) -> None:
+        """Remove every container and image this bed's registry address names."""
+        ps = self.podman(["ps", "-a", "--format", "json"], rootless=rootless)
+        for c in json.loads(ps.stdout or "[]") or []:
+            if self.registry.address in (c.get("Image") or "") or (c.get("Labels") or {}).get("dev.crossbox.test") == "1":
+                self.podman(["rm", "-f", c["Id"]], rootless=rootless)
+        imgs = self.podman(["images", "--format", "json"], rootless=rootless)
+        for i in json.loads(imgs.stdout or "[]") or []:
+            if any(self.registry.address in n for n in i.get("Names") or []):
+                self.podman(["rmi", "-f", i["Id"]], rootless=rootless)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.cleanup_storage(False)
+        if self.tester:
+            with contextlib.suppress(Exception):
+                self.cleanup_storage(True)
+        self.registry.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def new_workdir() -> Path:
+    base = Path(os.environ.get("CROSSBOX_TESTBED_TMP", "/var/tmp"))
+    return Path(tempfile.mkdtemp(prefix="crossbox-e2e-", dir=base))

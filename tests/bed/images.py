@@ -1,0 +1,174 @@
+"""Real test images: static busybox for several architectures, and a real Debian arm64.
+
+Everything is built from Debian packages of the architectures themselves and
+cached outside the repository, keyed by its inputs (package versions, package
+lists), so a second run builds nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import sh
+
+# Debian architecture names for the busybox images, by OCI platform.
+BUSYBOX_ARCHES = {
+    "amd64": ("amd64", None),
+    "arm64": ("arm64", None),
+    "ppc64le": ("ppc64el", None),
+    "s390x": ("s390x", None),
+    "arm": ("armhf", "v7"),
+}
+DEBIAN_PACKAGES = ("bash", "sudo", "passwd", "login", "coreutils")
+DEBIAN_SUITE = "bookworm"
+BINFMT = "/proc/sys/fs/binfmt_misc"
+BUILD_ENTRY = "crossbox-testbed-aarch64"
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("CROSSBOX_TESTBED_CACHE", "/var/cache/crossbox-testbed"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _package_versions(specs: list[str]) -> dict[str, str]:
+    """Candidate versions, in one apt-cache call (each call parses every package list)."""
+    out = sh.run(["apt-cache", "policy", *specs]).stdout
+    versions: dict[str, str] = {}
+    current = None
+    for line in out.splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            current = line[:-1]
+        elif line.strip().startswith("Candidate:") and current:
+            versions[current] = line.split(":", 1)[1].strip()
+    native = sh.run(["dpkg", "--print-architecture"]).stdout.strip()
+    for spec in specs:  # apt names native packages without their architecture
+        plain = spec.removesuffix(f":{native}")
+        if spec not in versions and plain in versions:
+            versions[spec] = versions[plain]
+    missing = [s for s in specs if versions.get(s, "(none)") == "(none)"]
+    if missing:
+        raise RuntimeError(f"apt knows no candidate for {', '.join(missing)}; run tests/setup-debian first")
+    return versions
+
+
+def _applets(native_busybox: Path) -> list[str]:
+    out = sh.run([str(native_busybox), "--list"]).stdout
+    return [a for a in out.split() if a and a != "busybox"]
+
+
+def busybox_rootfses() -> dict[str, Path]:
+    """Tarballs, one per architecture: a static busybox, its applets as links, nothing else.
+
+    No /etc/passwd and no libc of the host's architecture: the hardest case for the agent.
+    """
+    specs = {oci: f"busybox-static:{deb}" for oci, (deb, _) in BUSYBOX_ARCHES.items()}
+    versions = _package_versions(list(specs.values()))
+    outs = {}
+    for oci, spec in specs.items():
+        key = hashlib.sha256(f"{spec} {versions[spec]} v1".encode()).hexdigest()[:16]
+        outs[oci] = cache_dir() / f"busybox-{oci}-{key}.tar"
+    todo = [oci for oci, out in outs.items() if not out.exists()]
+    if not todo:
+        return outs
+    with tempfile.TemporaryDirectory(prefix="cbtb-") as tmp:
+        work = Path(tmp)
+        wanted = sorted({*todo, "amd64"})
+        sh.run(["apt-get", "download", *(f"{specs[o]}={versions[specs[o]]}" for o in wanted)], cwd=work)
+        for oci in wanted:
+            deb = BUSYBOX_ARCHES[oci][0]
+            sh.run(["dpkg-deb", "-x", str(next(work.glob(f"busybox-static_*_{deb}.deb"))), str(work / oci)])
+        applets = _applets(work / "amd64" / "bin" / "busybox")
+        for oci in todo:
+            root = work / f"root-{oci}"
+            (root / "bin").mkdir(parents=True)
+            shutil.copy2(work / oci / "bin" / "busybox", root / "bin" / "busybox")
+            for applet in applets:
+                link = root / "bin" / applet
+                if not link.exists():
+                    link.symlink_to("busybox")
+            for d in ("etc", "root", "home", "tmp", "usr/bin", "var/tmp"):
+                (root / d).mkdir(parents=True, exist_ok=True)
+            os.chmod(root / "tmp", 0o1777)
+            os.chmod(root / "var" / "tmp", 0o1777)
+            (root / "usr" / "bin" / "env").symlink_to("/bin/busybox")
+            partial = outs[oci].with_suffix(".partial")
+            with tarfile.open(partial, "w") as tar:
+                tar.add(root, arcname=".")
+            partial.rename(outs[oci])
+    return outs
+
+
+@contextlib.contextmanager
+def host_binfmt_for_build(qemu: str) -> Iterator[None]:
+    """Register qemu-aarch64 (flag F only) on the host for the length of a build.
+
+    mmdebstrap runs arm64 maintainer scripts. Afterwards the host's binfmt_misc is
+    exactly as before: the entry removed, and the file system unmounted if it was not.
+    """
+    was_mounted = os.path.exists(f"{BINFMT}/register")
+    if not was_mounted:
+        sh.run(["mount", "-t", "binfmt_misc", "binfmt_misc", BINFMT])
+    magic = r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00"
+    mask = r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
+    registered = False
+    try:
+        if not os.path.exists(f"{BINFMT}/{BUILD_ENTRY}"):
+            with open(f"{BINFMT}/register", "w") as f:
+                f.write(f":{BUILD_ENTRY}:M::{magic}:{mask}:{qemu}:F")
+            registered = True
+        yield
+    finally:
+        if registered:
+            with open(f"{BINFMT}/{BUILD_ENTRY}", "w") as f:
+                f.write("-1")
+        if not was_mounted:
+            sh.run(["umount", BINFMT], check=False)
+
+
+def debian_arm64_rootfs() -> Path:
+    """A real Debian bookworm arm64 root file system with bash, sudo and passwd."""
+    mm_version = sh.run(["mmdebstrap", "--version"]).stdout.strip()
+    key_src = json.dumps([DEBIAN_SUITE, "arm64", DEBIAN_PACKAGES, mm_version, "v1"])
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
+    out = cache_dir() / f"debian-{DEBIAN_SUITE}-arm64-{key}.tar"
+    if out.exists():
+        return out
+    partial = out.with_suffix(".partial.tar")
+    qemu = shutil.which("qemu-aarch64-static") or "/usr/bin/qemu-aarch64-static"
+    with host_binfmt_for_build(qemu):
+        sh.run(
+            [
+                "mmdebstrap", "--mode=root", "--arch=arm64", "--variant=minbase",
+                f"--include={','.join(DEBIAN_PACKAGES)}",
+                "--customize-hook=chroot \"$1\" sh -c 'rm -f /etc/machine-id /var/lib/dbus/machine-id'",
+                "--quiet", DEBIAN_SUITE, str(partial),
+            ],
+            capture=False,
+        )
+    partial.rename(out)
+    return out
+
+
+def ensure_all(with_debian: bool = True) -> dict[str, Path]:
+    built = {f"busybox-{a}": p for a, p in busybox_rootfses().items()}
+    if with_debian:
+        built["debian-arm64"] = debian_arm64_rootfs()
+    return built
+
+
+def import_image(tar: Path, oci_arch: str, variant: str | None, name: str) -> None:
+    args = ["podman", "import", "--arch", oci_arch]
+    if variant:
+        args += ["--variant", variant]
+    args += ["--change", "CMD=/bin/sh", str(tar), name]
+    sh.run(args, stdout=subprocess.DEVNULL)

@@ -1,0 +1,146 @@
+"""The whole life of crossbox containers, with real podman, skopeo, qemu and registry,
+rootful (--userns=auto) and rootless (--userns keep-id)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from bed.bed import Bed
+
+FOREIGN = [("arm64", "bb-arm64", "aarch64"), ("ppc64le", "bb-ppc64le", "ppc64le"),
+           ("s390x", "bb-s390x", "s390x")]
+
+
+@pytest.fixture
+def box(bed: Bed, rootless: bool, name: str) -> Iterator[str]:
+    yield name
+    bed.crossbox(["rm", "--force", name], rootless=rootless)
+    bed.podman(["rm", "-f", name], rootless=rootless)
+
+
+def image_arch(bed: Bed, ref: str, rootless: bool) -> str | None:
+    done = bed.podman(["image", "inspect", "--format", "{{.Architecture}}", ref], rootless=rootless)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@pytest.mark.parametrize(("arch", "image", "machine"), FOREIGN)
+def test_life_cycle_create_run_list_rm_rmi(bed: Bed, rootless: bool, box: str, arch: str, image: str,
+                                            machine: str) -> None:
+    ref = bed.images[image]
+    created = bed.crossbox(["-y", "create", "--arch", arch, "--image", ref, box], rootless=rootless)
+    assert created.returncode == 0, created.stderr
+    assert f"Created container {box}" in created.stdout
+    local = f"{ref}-{arch}"
+    assert image_arch(bed, local, rootless) == arch
+
+    ran = bed.crossbox(["run", "-c", box, "uname", "-m"], rootless=rootless)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == machine
+
+    listed = bed.crossbox(["list", "--format", "json"], rootless=rootless)
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    row = next(c for c in data["containers"] if c["name"] == box)
+    assert row["arch"] == arch and row["status"] == "running" and row["image"] == local
+    assert any(i["name"] == local and i["arch"] == arch for i in data["images"])
+
+    busy = bed.crossbox(["rm", box], rootless=rootless)
+    assert busy.returncode == 6 and "is running" in busy.stderr
+    removed = bed.crossbox(["rm", "--force", box], rootless=rootless)
+    assert removed.returncode == 0, removed.stderr
+    assert bed.podman(["container", "exists", box], rootless=rootless).returncode == 1
+
+    rmi = bed.crossbox(["rmi", local], rootless=rootless)
+    assert rmi.returncode == 0, rmi.stderr
+    assert image_arch(bed, local, rootless) is None
+
+
+def test_foreign_pull_never_replaces_the_native_image(bed: Bed, rootless: bool, box: str) -> None:
+    ref = bed.images["multi"]
+    native = f"{box}-native"
+    try:
+        assert bed.crossbox(["-y", "create", "--image", ref, native], rootless=rootless).returncode == 0
+        assert image_arch(bed, ref, rootless) == "amd64"
+        made = bed.crossbox(["-y", "create", "--arch", "aarch64", "--image", ref, box], rootless=rootless)
+        assert made.returncode == 0, made.stderr
+        assert image_arch(bed, ref, rootless) == "amd64"
+        assert image_arch(bed, f"{ref}-arm64", rootless) == "arm64"
+        assert bed.crossbox(["run", "-c", native, "uname", "-m"], rootless=rootless).stdout.strip() == "x86_64"
+        assert bed.crossbox(["run", "-c", box, "uname", "-m"], rootless=rootless).stdout.strip() == "aarch64"
+    finally:
+        bed.crossbox(["rm", "--force", native], rootless=rootless)
+
+
+def test_stopped_container_runs_foreign_binaries_after_restart(bed: Bed, rootless: bool, box: str) -> None:
+    ref = bed.images["bb-arm64"]
+    assert bed.crossbox(["-y", "create", "--arch", "arm64", "-i", ref, box], rootless=rootless).returncode == 0
+    for _ in range(2):
+        ran = bed.crossbox(["run", "-c", box, "uname", "-m"], rootless=rootless)
+        assert ran.returncode == 0 and ran.stdout.strip() == "aarch64", ran.stderr
+        assert bed.podman(["stop", "-t", "5", box], rootless=rootless).returncode == 0
+
+
+@pytest.mark.parametrize(("command", "status"), [
+    (["true"], 0), (["false"], 1), (["sh", "-c", "exit 7"], 7),
+    (["/etc/passwd"], 126), (["no-such-command"], 127),
+])
+def test_run_propagates_exit_status(bed: Bed, rootless: bool, box: str, command: list[str],
+                                    status: int) -> None:
+    ref = bed.images["bb-arm64"]
+    assert bed.crossbox(["-y", "create", "--arch", "arm64", "-i", ref, box], rootless=rootless).returncode == 0
+    ran = bed.crossbox(["run", "-c", box, *command], rootless=rootless)
+    assert ran.returncode == status, ran.stderr
+
+
+def test_run_on_a_missing_container_is_125(bed: Bed, rootless: bool, name: str) -> None:
+    ran = bed.crossbox(["run", "-c", name, "true"], rootless=rootless)
+    assert ran.returncode == 125
+    assert f"container {name} not found" in ran.stderr
+
+
+def test_oneshot_run_leaves_no_container(bed: Bed, rootless: bool) -> None:
+    before = bed.podman(["ps", "-a", "-q"], rootless=rootless).stdout.split()
+    ran = bed.crossbox(["-y", "run", "--rm", "-i", bed.images["bb-s390x"], "--arch", "s390x",
+                        "uname", "-m"], rootless=rootless)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "s390x"
+    failed = bed.crossbox(["-y", "run", "--rm", "-i", bed.images["bb-s390x"], "--arch", "s390x",
+                           "sh", "-c", "exit 3"], rootless=rootless)
+    assert failed.returncode == 3
+    after = bed.podman(["ps", "-a", "-q"], rootless=rootless).stdout.split()
+    assert sorted(after) == sorted(before)
+
+
+def test_single_arch_mismatch_is_refused_before_download(bed: Bed, rootless: bool, box: str) -> None:
+    ref = bed.images["bb-s390x"]
+    made = bed.crossbox(["-y", "create", "--arch", "arm64", "-i", ref, box], rootless=rootless)
+    assert made.returncode == 7
+    assert f"{ref} is a single-architecture image for s390x, but arm64 was requested" in made.stderr
+    assert image_arch(bed, f"{ref}-arm64", rootless) is None
+    assert bed.podman(["container", "exists", box], rootless=rootless).returncode == 1
+
+
+def test_architecture_missing_from_index_lists_what_it_has(bed: Bed, rootless: bool, box: str) -> None:
+    ref = bed.images["multi"]
+    made = bed.crossbox(["-y", "create", "--arch", "s390x", "-i", ref, box], rootless=rootless)
+    assert made.returncode == 7
+    assert f"{ref} has no image for s390x" in made.stderr
+    assert "linux/amd64, linux/arm64, linux/ppc64le" in made.stderr
+    assert image_arch(bed, f"{ref}-s390x", rootless) is None
+
+
+def test_create_without_terminal_or_yes_refuses_to_download(bed: Bed, rootless: bool, box: str) -> None:
+    made = bed.crossbox(["create", "--arch", "ppc64le", "-i", bed.images["multi"], box], rootless=rootless)
+    assert made.returncode == 8
+    assert "pass -y" in made.stderr
+    assert image_arch(bed, f"{bed.images['multi']}-ppc64le", rootless) is None
+
+
+def test_creating_an_existing_container_is_a_clear_error(bed: Bed, rootless: bool, box: str) -> None:
+    ref = bed.images["bb-arm64"]
+    assert bed.crossbox(["-y", "create", "--arch", "arm64", "-i", ref, box], rootless=rootless).returncode == 0
+    again = bed.crossbox(["-y", "create", "--arch", "arm64", "-i", ref, box], rootless=rootless)
+    assert again.returncode == 6
+    assert f"container {box} already exists" in again.stderr
