@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         setup(spec)
     except GuestError as exc:
         message = str(exc)
-        log.error("set-up failed", error=message)
+        log.debug("set-up failed", error=message)
         sys.stderr.write(f"crossbox-guest: {message}\n")
         readiness.failed(message)
         return EXIT_SETUP

@@ -58,7 +58,10 @@ def register_emulator(arch: Arch, emulator: str, root: str = binfmt.BINFMT_ROOT)
         written = binfmt.register(reg, root)
     except binfmt.BinfmtError as exc:
         raise GuestError(str(exc)) from None
-    entry = binfmt.read_entry(reg.name, root)
+    try:
+        entry = binfmt.read_entry(reg.name, root)
+    except (OSError, binfmt.BinfmtError) as exc:
+        raise GuestError(f"binfmt_misc entry {reg.name} cannot be read back: {exc}") from None
     if entry is None or not entry.enabled or entry.flags != "OCF":
         shown = "missing" if entry is None else f"enabled={entry.enabled} flags={entry.flags}"
         raise GuestError(f"binfmt_misc entry {reg.name} reads back wrong ({shown}); expected flags OCF")

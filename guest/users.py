@@ -34,7 +34,8 @@ def _read(path: str) -> list[str] | None:
     except FileNotFoundError:
         return None
     except PermissionError:
-        return _reclaim(path)
+        _reclaim(path)
+        return None
 
 
 def _reclaim(path: str) -> None:
@@ -46,7 +47,6 @@ def _reclaim(path: str) -> None:
         raise PermissionError(13, "Permission denied", path)
     os.unlink(path)
     log.info("replaced a file podman wrote that this container cannot read", path=path)
-    return None
 
 
 def _write_if_changed(path: str, lines: list[str], mode: int) -> bool:
@@ -158,8 +158,8 @@ def _update_shadow(lines: list[str], user: User, removed: list[str]) -> list[str
     return out
 
 
-def sudo_present() -> bool:
-    return any(os.path.exists(p) for p in SUDO_BINARIES) or os.path.isdir("/etc/sudoers.d")
+def sudo_present(etc: str = "/etc") -> bool:
+    return any(os.path.exists(p) for p in SUDO_BINARIES) or os.path.isdir(os.path.join(etc, "sudoers.d"))
 
 
 def setup_user(user: User, etc: str = "/etc") -> list[str]:
@@ -185,10 +185,10 @@ def setup_user(user: User, etc: str = "/etc") -> list[str]:
         if shadow is not None and _write_if_changed(shadow_path, _update_shadow(shadow, user, removed), 0o640):
             changed.append(shadow_path)
         gshadow = _read(gshadow_path)
-        if added and gshadow is not None and not any(_fields(g)[0] == user.name for g in gshadow):
-            if _write_if_changed(gshadow_path, [*gshadow, f"{user.name}:!::"], 0o640):
-                changed.append(gshadow_path)
-    if sudo_present():
+        if (added and gshadow is not None and not any(_fields(g)[0] == user.name for g in gshadow)
+                and _write_if_changed(gshadow_path, [*gshadow, f"{user.name}:!::"], 0o640)):
+            changed.append(gshadow_path)
+    if sudo_present(etc):
         dropin = os.path.join(etc, "sudoers.d", os.path.basename(SUDOERS_DROPIN))
         os.makedirs(os.path.dirname(dropin), mode=0o750, exist_ok=True)
         if _write_if_changed(dropin, [f"{user.name} ALL=(ALL:ALL) NOPASSWD: ALL"], 0o440):
@@ -206,14 +206,15 @@ def ensure_root(etc: str = "/etc") -> list[str]:
     with passwd_lock(etc):
         path = os.path.join(etc, "passwd")
         lines = _read(path) or []
-        if not any(len(_fields(line)) >= 7 and _fields(line)[2] == "0" for line in lines):
-            if _write_if_changed(path, [*lines, f"root:x:0:0:root:/root:{choose_shell('/bin/sh')}"], 0o644):
-                changed.append(path)
+        root_line = f"root:x:0:0:root:/root:{choose_shell('/bin/sh')}"
+        if (not any(len(_fields(line)) >= 7 and _fields(line)[2] == "0" for line in lines)
+                and _write_if_changed(path, [*lines, root_line], 0o644)):
+            changed.append(path)
         gpath = os.path.join(etc, "group")
         glines = _read(gpath) or []
-        if not any(len(_fields(line)) >= 4 and _fields(line)[2] == "0" for line in glines):
-            if _write_if_changed(gpath, [*glines, "root:x:0:"], 0o644):
-                changed.append(gpath)
+        if (not any(len(_fields(line)) >= 4 and _fields(line)[2] == "0" for line in glines)
+                and _write_if_changed(gpath, [*glines, "root:x:0:"], 0o644)):
+            changed.append(gpath)
     if not os.path.isdir("/root"):
         os.makedirs("/root", mode=0o700, exist_ok=True)
         changed.append("/root")

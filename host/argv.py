@@ -9,8 +9,8 @@ from crossbox.shared import contract
 from crossbox.shared.arch import Arch
 from crossbox.shared.contract import GuestSpec, User
 
-from .execargs import passed_env
 from .interpreter import GuestLaunch
+
 
 @dataclass(frozen=True)
 class CreateSpec:

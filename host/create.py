@@ -82,8 +82,7 @@ def create(req: CreateRequest) -> str:
             # The image is not local (or is of another architecture): check the
             # name first so that nothing is downloaded for a create that must fail.
             if podman.container_exists(name):
-                raise Conflict(f"container {name} already exists",
-                               f"enter it with `crossbox enter {name}`, or remove it with `crossbox rm {name}`") from None
+                raise podman.already_exists(name) from None
             pull.ensure_image(target, authfile=req.authfile, assume_yes=req.assume_yes)
             podman.create(args, name)
             created = True

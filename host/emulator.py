@@ -52,7 +52,9 @@ def find(arch: Arch, path_env: str | None = None) -> str | None:
 def check_file(path: str, arch: Arch, host: Arch | None = None) -> Emulator:
     """Raise EmulatorProblem unless ``path`` is a static ELF executable for this host."""
     from elftools.common.exceptions import ELFError
+    from elftools.elf.dynamic import DynamicSegment
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.segments import InterpSegment
 
     host = host or host_arch()
     name = os.path.basename(path)
@@ -87,14 +89,14 @@ def check_file(path: str, arch: Arch, host: Arch | None = None) -> Emulator:
             if elf.header["e_type"] not in ("ET_EXEC", "ET_DYN"):
                 raise EmulatorProblem(f"{name} at {path} is not an executable", path)
             for segment in elf.iter_segments():
-                if segment.header.p_type == "PT_INTERP":
+                if isinstance(segment, InterpSegment):
                     raise EmulatorProblem(
                         f"{name} at {path} is not a statically linked ELF executable: "
                         f"it is dynamically linked (it asks for {segment.get_interp_name()})",
                         path,
                     )
-                if segment.header.p_type == "PT_DYNAMIC":
-                    needed = [t.needed for t in segment.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+                if isinstance(segment, DynamicSegment):
+                    needed = [t.needed for t in segment.iter_tags() if t.entry.d_tag == "DT_NEEDED"]  # type: ignore[attr-defined]
                     if needed:
                         raise EmulatorProblem(
                             f"{name} at {path} is not a statically linked ELF executable: "

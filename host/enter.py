@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 from . import execargs, state
 from . import user as user_mod
 

@@ -31,7 +31,9 @@ class ElfDeps:
 
 
 def read_elf_deps(path: str) -> ElfDeps:
+    from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile
+    from elftools.elf.segments import InterpSegment
 
     origin = os.path.dirname(os.path.realpath(path))
     interp = None
@@ -41,18 +43,18 @@ def read_elf_deps(path: str) -> ElfDeps:
     with open(path, "rb") as f:
         elf = ELFFile(f)
         for seg in elf.iter_segments():
-            if seg.header.p_type == "PT_INTERP":
+            if isinstance(seg, InterpSegment):
                 interp = seg.get_interp_name()
         dynamic = elf.get_section_by_name(".dynamic")
-        if dynamic is not None:
+        if isinstance(dynamic, DynamicSection):
             for tag in dynamic.iter_tags():
                 kind = tag.entry.d_tag
                 if kind == "DT_NEEDED":
-                    needed.append(tag.needed)
+                    needed.append(tag.needed)  # type: ignore[attr-defined]
                 elif kind == "DT_RUNPATH":
-                    runpath += tag.runpath.split(":")
+                    runpath += tag.runpath.split(":")  # type: ignore[attr-defined]
                 elif kind == "DT_RPATH":
-                    rpath += tag.rpath.split(":")
+                    rpath += tag.rpath.split(":")  # type: ignore[attr-defined]
     dirs = runpath or rpath
     expanded = tuple(
         d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for d in dirs if d
@@ -69,8 +71,8 @@ def _ld_so_conf_dirs(conf: str = "/etc/ld.so.conf", depth: int = 0) -> list[str]
             lines = f.read().splitlines()
     except OSError:
         return out
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         if line.startswith("include "):
@@ -117,7 +119,7 @@ class GuestLaunch:
     def inside(self, host_path: str) -> str:
         """Where a host path is seen inside the container."""
         rel = os.path.relpath(host_path, self.prefix)
-        if not rel.startswith(".."):
+        if rel != ".." and not rel.startswith("../"):  # "..name" is inside the prefix
             return contract.PYTHON_DIR if rel == "." else f"{contract.PYTHON_DIR}/{rel}"
         return contract.HOST_ROOT + host_path
 
@@ -178,7 +180,7 @@ def plan(python: str | None = None, prefix: str | None = None) -> GuestLaunch:
             "bind-mounted for the guest agent",
             f"set {GUEST_PYTHON_ENV} to a Python >= 3.11 installed under a prefix",
         )
-    if not os.path.isdir(os.path.join(prefix, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}")) and not glob.glob(os.path.join(prefix, "lib", "python3.*")):
+    if not glob.glob(os.path.join(prefix, "lib", "python3.*", "os.py")):
         raise HostNotReady(f"the Python prefix {prefix} has no lib/python3.* standard library")
     deps = read_elf_deps(python)
     if deps.interp is None:

@@ -68,7 +68,8 @@ def image_rows(infos: list[podman.ImageInfo]) -> list[ImageRow]:
 def gather_images(containers: list[podman.ContainerInfo]) -> list[ImageRow]:
     used = {c.image for c in containers}
     candidates = [r for r in podman.list_image_names() if _is_candidate(r, used)]
-    ids = [r["Id"] for r in candidates if r.get("Id")]
+    # `podman images` lists an image once per name; inspect each image once.
+    ids = list(dict.fromkeys(r["Id"] for r in candidates if r.get("Id")))
     return image_rows(podman.inspect_images(ids))
 
 

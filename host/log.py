@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def configure(level: str = "warning", fmt: str = "console") -> None:
 
 
 def enabled(level: str) -> bool:
-    return LEVELS[level] >= _state["level"]
+    return bool(LEVELS[level] >= _state["level"])
 
 
 def use_colour(stream: Any = None) -> bool:

@@ -46,13 +46,13 @@ class OsRelease:
 
 def parse_os_release(text: str) -> OsRelease:
     values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, _, raw = line.partition("=")
+        key, _, value = line.partition("=")
         try:
-            parts = shlex.split(raw)
+            parts = shlex.split(value)
         except ValueError:
             continue
         values[key] = parts[0] if parts else ""

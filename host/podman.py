@@ -175,12 +175,17 @@ def list_image_names() -> list[dict[str, Any]]:
     return rows
 
 
+def already_exists(name: str) -> Conflict:
+    return Conflict(f"container {name} already exists",
+                    f"enter it with `crossbox enter {name}`, or remove it with `crossbox rm {name}`")
+
+
 def create(argv: list[str], name: str) -> str:
     done = _podman(*argv, check=False)
     if done.returncode != 0:
         err = done.stderr
         if "already in use" in err:
-            raise Conflict(f"container {name} already exists", f"enter it with `crossbox enter {name}`, or remove it with `crossbox rm {name}`")
+            raise already_exists(name)
         if "image not known" in err:
             raise NotFound(f"image for container {name} is not in local storage")
         raise ToolError(list(done.argv), done.returncode, err)
@@ -202,7 +207,9 @@ def remove_containers(names: list[str], force: bool) -> None:
         return
     err = done.stderr
     for name in names:
-        if f"{name}" in err and "running" in err and "cannot remove" in err.lower():
+        # podman names a running container by its id, not by the name it was given.
+        about = name in err or len(names) == 1
+        if about and "running" in err and "cannot remove" in err.lower():
             raise Conflict(f"container {name} is running", "stop it first or use --force")
         if name in err and "no such container" in err.lower():
             raise NotFound(f"container {name} not found")
@@ -228,10 +235,20 @@ def remove_images(names: list[str], force: bool) -> None:
     raise ToolError(list(done.argv), done.returncode, err)
 
 
-def pull(ref: str, arch_oci: str, variant: str | None, quiet: bool) -> None:
-    args = ["pull", "--arch", arch_oci, *(["--variant", variant] if variant else []),
-            *(["--quiet"] if quiet else []), ref]
-    run([PODMAN, *args], capture=quiet)
+def pull(ref: str, arch_oci: str, variant: str | None, quiet: bool,
+         authfile: str | None = None) -> None:
+    """podman pull of a native image; its progress goes to a terminal as podman prints it."""
+    import subprocess
+
+    from .run import spawn
+
+    args = [PODMAN, "pull", "--arch", arch_oci, *(["--variant", variant] if variant else []),
+            *(["--authfile", authfile] if authfile else []), *(["--quiet"] if quiet else []), ref]
+    proc = spawn(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.PIPE if quiet else None)
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise ToolError(args, proc.returncode, err or "")
 
 
 def logs_tail(name: str, lines: int = 10) -> str:

@@ -56,17 +56,17 @@ def ensure_image(target: Target, *, authfile: str | None, assume_yes: bool) -> N
         log.debug("image is local", image=str(target.local))
         return
     if target.native:
-        _pull_native(target, assume_yes)
+        _pull_native(target, authfile, assume_yes)
     else:
         _pull_foreign(target, authfile, assume_yes)
 
 
-def _pull_native(target: Target, assume_yes: bool) -> None:
+def _pull_native(target: Target, authfile: str | None, assume_yes: bool) -> None:
     confirm(f"Download {target.remote} for {target.arch.oci}?", assume_yes,
             what="download the image")
     try:
         podman.pull(str(target.remote), target.arch.oci, target.arch.variant,
-                    quiet=not progress.on_terminal())
+                    quiet=not progress.on_terminal(), authfile=authfile)
     except CrossboxError as exc:
         raise skopeo.classify_failure(str(target.remote), getattr(exc, "stderr", "") or exc.message) from None
 
@@ -89,11 +89,11 @@ def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> Non
     with progress.Spinner(f"Inspecting {ref} for {target.arch.oci}"):
         manifest = skopeo.inspect(ref, target.arch.oci, target.arch.variant, authfile)
     verify_manifest(target, manifest)
-    confirm(
-        f"Download {ref} for {target.arch.oci} ({human_size(manifest.download_size)})?",
-        assume_yes,
-        what="download the image",
-    )
+    if not assume_yes:
+        size = skopeo.download_size(ref, manifest, target.arch.oci, target.arch.variant, authfile)
+        shown = human_size(size) if size is not None else "size unknown"
+        confirm(f"Download {ref} for {target.arch.oci} ({shown})?", assume_yes,
+                what="download the image")
     copy(target, authfile)
 
 

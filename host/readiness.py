@@ -9,7 +9,6 @@ the host (``$XDG_RUNTIME_DIR/crossbox/containers/NAME`` rootless,
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import select

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -51,9 +52,55 @@ def platforms_of_index(raw: str) -> list[str] | None:
     for m in manifests:
         p = m.get("platform") or {}
         arch = p.get("architecture", "?")
+        if arch == "unknown":  # buildx attestation manifests, not images
+            continue
         variant = p.get("variant")
         out.append(f"{p.get('os', 'linux')}/{arch}" + (f"/{variant}" if variant else ""))
     return out
+
+
+def layer_sizes_of_manifest(raw: str) -> tuple[int, ...] | None:
+    """Layer sizes from a raw image manifest (Docker v2s2 or OCI); None for an index."""
+    data = json.loads(raw)
+    layers = data.get("layers")
+    if not isinstance(layers, list):
+        return None
+    return tuple(int(layer.get("size") or 0) for layer in layers)
+
+
+def _index_entry(raw: str, arch_oci: str, variant: str | None) -> str | None:
+    """The digest of an index's manifest for this platform."""
+    data = json.loads(raw)
+    for m in data.get("manifests") or []:
+        p = m.get("platform") or {}
+        if p.get("os", "linux") == "linux" and p.get("architecture") == arch_oci and (
+            not variant or not p.get("variant") or p.get("variant") == variant
+        ):
+            return str(m.get("digest"))
+    return None
+
+
+def download_size(ref: str, manifest: ManifestInfo, arch_oci: str, variant: str | None,
+                  authfile: str | None) -> int | None:
+    """The compressed size of the selected manifest's layers.
+
+    skopeo 1.9 (Debian 12) prints no LayersData, so the manifest is then read raw:
+    by its digest, through the index when the reference names one.
+    """
+    if manifest.layer_sizes:
+        return manifest.download_size
+    repository = ref.rsplit(":", 1)[0] if ref.rfind(":") > ref.rfind("/") else ref
+    try:
+        raw = inspect_raw(f"{repository}@{manifest.digest}" if manifest.digest else ref, authfile)
+        sizes = layer_sizes_of_manifest(raw)
+        if sizes is None:
+            digest = _index_entry(raw, arch_oci, variant)
+            if digest is None:
+                return None
+            sizes = layer_sizes_of_manifest(inspect_raw(f"{repository}@{digest}", authfile))
+    except (CrossboxError, ValueError):
+        return None
+    return sum(sizes) if sizes is not None else None
 
 
 def global_options() -> list[str]:
@@ -64,7 +111,12 @@ def global_options() -> list[str]:
         opts += ["--registries-conf", conf]
     timeout = os.environ.get(COMMAND_TIMEOUT_ENV)
     if timeout:
-        opts += ["--command-timeout", f"{int(float(timeout))}s"]
+        try:
+            seconds = max(1, int(float(timeout)))  # "0s" would mean no timeout at all
+        except (ValueError, OverflowError):
+            raise InvalidInput(f"{COMMAND_TIMEOUT_ENV}={timeout!r} is not a number of seconds",
+                               "give whole seconds, e.g. 30") from None
+        opts += ["--command-timeout", f"{seconds}s"]
     return opts
 
 
@@ -76,7 +128,7 @@ def classify_failure(ref: str, stderr: str) -> CrossboxError:
     """Map skopeo's error text to a domain error with a hint."""
     last = last_error_line(stderr)
     low = stderr.lower()
-    if "manifest unknown" in low or "not found" in low and "manifest" in low:
+    if "manifest unknown" in low or ("not found" in low and "manifest" in low):
         return RegistryError(f"{ref} does not exist in its registry (unknown tag or name)",
                              "check the name and tag")
     if "unauthorized" in low or "authentication required" in low or "denied" in low:
@@ -96,7 +148,9 @@ def classify_failure(ref: str, stderr: str) -> CrossboxError:
 
 
 def inspect(ref: str, arch_oci: str, variant: str | None, authfile: str | None) -> ManifestInfo:
-    args = [SKOPEO, *global_options(), "inspect", "--override-os", "linux", "--override-arch", arch_oci]
+    # --no-tags: one request less, and tag lists do not follow registries.conf remapping.
+    args = [SKOPEO, *global_options(), "inspect", "--no-tags", "--override-os", "linux",
+            "--override-arch", arch_oci]
     if variant:
         args += ["--override-variant", variant]
     args += [*_auth(authfile), f"docker://{ref}"]
@@ -111,10 +165,8 @@ def _inspect_error(ref: str, arch_oci: str, variant: str | None, authfile: str |
     if "no image found in image index for architecture" in done.stderr or \
             "no image found in manifest list for architecture" in done.stderr:
         offered = None
-        try:
+        with contextlib.suppress(CrossboxError):
             offered = platforms_of_index(inspect_raw(ref, authfile))
-        except CrossboxError:
-            pass
         wanted = f"{arch_oci}/{variant}" if variant else arch_oci
         listed = ", ".join(offered) if offered else "no readable list"
         return RegistryError(

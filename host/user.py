@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:

@@ -264,12 +264,13 @@ def parse_entry(name: str, text: str) -> Entry:
     mask: bytes | None = None
     extension: str | None = None
     extra: list[str] = []
-    for raw in text.splitlines():
+    for raw in text.split("\n"):  # not splitlines(): a path may hold \r, \f, \x85 ...
         line = raw.strip()
         if line in ("enabled", "disabled"):
             enabled = line == "enabled"
         elif line.startswith("interpreter "):
-            interpreter = line[len("interpreter ") :]
+            # The kernel prints the path verbatim, trailing blanks included.
+            interpreter = raw.split("interpreter ", 1)[1]
         elif line.startswith("flags:"):
             flags = line[len("flags:") :].strip()
         elif line.startswith("offset "):
@@ -299,7 +300,7 @@ def parse_entry(name: str, text: str) -> Entry:
 
 def read_entry(name: str, root: str = BINFMT_ROOT) -> Entry | None:
     try:
-        with open(os.path.join(root, name), encoding="utf-8") as f:
+        with open(os.path.join(root, name), encoding="utf-8", newline="") as f:
             return parse_entry(name, f.read())
     except FileNotFoundError:
         return None

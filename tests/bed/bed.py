@@ -154,6 +154,17 @@ class Bed:
                     f"docker://{addr}/{index}:latest"], env=env)
             sh.run(["podman", "manifest", "rm", name], env=env, check=False)
             self.images[index] = f"{addr}/{index}:latest"
+        # A stand-in for a distribution's toolbox image, reached through the standard
+        # registries.conf remapping (see remap_registries_conf), for default-container tests.
+        sh.run(["skopeo", "copy", "--all", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+                f"docker://{addr}/multi:latest", f"docker://{addr}/toolbx-images/debian-toolbox:12"], env=env)
+        self.images["debian-toolbox-standin"] = "quay.io/toolbx-images/debian-toolbox:12"
+        self.remap_conf = self.workdir / "registries-remap.conf"
+        self.remap_conf.write_text(
+            f'[[registry]]\nlocation = "{addr}"\ninsecure = true\n\n'
+            f'[[registry]]\nprefix = "quay.io/toolbx-images"\nlocation = "{addr}/toolbx-images"\n'
+            "insecure = true\n")
+        self.remap_conf.chmod(0o644)
         # The pushed copies are what the tests pull; the local ones would shadow nothing
         # (other names) but are not needed.
         for oci in images.BUSYBOX_ARCHES:
@@ -173,7 +184,7 @@ class Bed:
         """Remove every container and image this bed's registry address names."""
         ps = self.podman(["ps", "-a", "--format", "json"], rootless=rootless)
         for c in json.loads(ps.stdout or "[]") or []:
-            if self.registry.address in (c.get("Image") or "") or (c.get("Labels") or {}).get("dev.crossbox.test") == "1":
+            if self.registry.address in (c.get("Image") or "") or str(c.get("Names", "")).find("cbt-") >= 0:
                 self.podman(["rm", "-f", c["Id"]], rootless=rootless)
         imgs = self.podman(["images", "--format", "json"], rootless=rootless)
         for i in json.loads(imgs.stdout or "[]") or []:

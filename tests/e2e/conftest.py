@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bed.bed import Bed, binfmt_snapshot, new_workdir  # noqa: E402
+from bed.bed import Bed, binfmt_snapshot, new_workdir
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from bed.bed import Bed
+from bed.terminal import Terminal
 
 FOREIGN = [("arm64", "bb-arm64", "aarch64"), ("ppc64le", "bb-ppc64le", "ppc64le"),
            ("s390x", "bb-s390x", "s390x")]
@@ -38,6 +39,17 @@ def test_life_cycle_create_run_list_rm_rmi(bed: Bed, rootless: bool, box: str, a
     ran = bed.crossbox(["run", "-c", box, "uname", "-m"], rootless=rootless)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == machine
+
+    term = Terminal(bed.crossbox_argv(["enter", box], rootless=rootless),
+                    None if rootless else bed.root_env({"TERM": "dumb"}),
+                    bed.tester.home if rootless and bed.tester else None)
+    try:
+        term.expect(r"[$#] ")
+        term.send("echo in-$(uname -m)-box; exit\n")
+        assert term.wait() == 0
+    finally:
+        term.close()
+    assert f"in-{machine}-box" in term.text
 
     listed = bed.crossbox(["list", "--format", "json"], rootless=rootless)
     assert listed.returncode == 0, listed.stderr
@@ -131,7 +143,40 @@ def test_architecture_missing_from_index_lists_what_it_has(bed: Bed, rootless: b
     assert image_arch(bed, f"{ref}-s390x", rootless) is None
 
 
+def test_create_asks_before_downloading_and_shows_the_size(bed: Bed, rootless: bool, box: str) -> None:
+    ref = bed.images["multi"]
+    bed.podman(["rmi", "--force", f"{ref}-ppc64le"], rootless=rootless)
+    term = Terminal(bed.crossbox_argv(["create", "--arch", "ppc64le", "-i", ref, box], rootless=rootless),
+                    None if rootless else bed.root_env(),
+                    bed.tester.home if rootless and bed.tester else None)
+    try:
+        term.expect(r"Download .* for ppc64le \([0-9.]+ [kM]B\)\? \[y/N\]")
+        term.send("y\n")
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+    assert f"Created container {box}" in term.text
+    assert image_arch(bed, f"{ref}-ppc64le", rootless) == "ppc64le"
+
+
+def test_create_answered_no_downloads_nothing(bed: Bed, rootless: bool, box: str) -> None:
+    ref = bed.images["nos390x"]
+    bed.podman(["rmi", "--force", f"{ref}-arm64"], rootless=rootless)
+    term = Terminal(bed.crossbox_argv(["create", "--arch", "arm64", "-i", ref, box], rootless=rootless),
+                    None if rootless else bed.root_env(),
+                    bed.tester.home if rootless and bed.tester else None)
+    try:
+        term.expect(r"\[y/N\]")
+        term.send("n\n")
+        assert term.wait() == 8
+    finally:
+        term.close()
+    assert image_arch(bed, f"{ref}-arm64", rootless) is None
+    assert bed.podman(["container", "exists", box], rootless=rootless).returncode == 1
+
+
 def test_create_without_terminal_or_yes_refuses_to_download(bed: Bed, rootless: bool, box: str) -> None:
+    bed.podman(["rmi", "--force", f"{bed.images['multi']}-ppc64le"], rootless=rootless)
     made = bed.crossbox(["create", "--arch", "ppc64le", "-i", bed.images["multi"], box], rootless=rootless)
     assert made.returncode == 8
     assert "pass -y" in made.stderr
@@ -144,3 +189,25 @@ def test_creating_an_existing_container_is_a_clear_error(bed: Bed, rootless: boo
     again = bed.crossbox(["-y", "create", "--arch", "arm64", "-i", ref, box], rootless=rootless)
     assert again.returncode == 6
     assert f"container {box} already exists" in again.stderr
+
+
+def test_run_offers_to_create_the_default_container_for_the_asked_arch(bed: Bed, rootless: bool) -> None:
+    """No container named: the distribution's default, for arm64, is created (-y) and used."""
+    env = {"CONTAINERS_REGISTRIES_CONF": str(bed.remap_conf)}
+    name, local = "debian-toolbox-12-arm64", "quay.io/toolbx-images/debian-toolbox:12-arm64"
+    try:
+        refused = bed.crossbox(["run", "-d", "debian", "-r", "12", "--arch", "arm64", "true"],
+                               rootless=rootless, env=env)
+        assert refused.returncode == 125
+        assert f"No container {name} exists" in refused.stderr and "pass -y" in refused.stderr
+        ran = bed.crossbox(["-y", "run", "-d", "debian", "-r", "12", "--arch", "arm64", "uname", "-m"],
+                           rootless=rootless, env=env)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == "aarch64"
+        assert image_arch(bed, local, rootless) == "arm64"
+        assert image_arch(bed, "quay.io/toolbx-images/debian-toolbox:12", rootless) is None
+        listed = json.loads(bed.crossbox(["list", "-c", "--format", "json"], rootless=rootless).stdout)
+        assert any(c["name"] == name and c["arch"] == "arm64" for c in listed["containers"])
+    finally:
+        bed.crossbox(["rm", "--force", name], rootless=rootless)
+        bed.podman(["rmi", "--force", local], rootless=rootless)

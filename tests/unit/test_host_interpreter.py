@@ -1,0 +1,137 @@
+"""crossbox.host.interpreter: how the host's own Python starts the guest agent."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from crossbox.host import interpreter
+from crossbox.host.errors import HostNotReady
+from crossbox.host.interpreter import GuestLaunch, plan, read_elf_deps
+from crossbox.shared import contract
+from hypothesis import given
+from hypothesis import strategies as st
+
+HAND_MADE = GuestLaunch(
+    prefix="/opt/python3.11",
+    python="/opt/python3.11/bin/python3.11",
+    loader="/usr/lib64/ld-linux-x86-64.so.2",
+    library_dirs=("/opt/python3.11/lib", "/usr/lib64"),
+    guest_package="/usr/lib/python3/site-packages/crossbox/guest",
+    shared_package="/usr/lib/python3/site-packages/crossbox/shared",
+)
+
+
+@pytest.fixture(scope="module")
+def launch() -> GuestLaunch:
+    return plan()
+
+
+def test_plan_loader_is_an_existing_resolved_file(launch: GuestLaunch) -> None:
+    assert os.path.isfile(launch.loader)
+    assert os.path.realpath(launch.loader) == launch.loader
+
+
+def test_plan_library_dirs_exist_resolved_and_unique(launch: GuestLaunch) -> None:
+    assert launch.library_dirs
+    for d in launch.library_dirs:
+        assert os.path.isdir(d)
+        assert os.path.realpath(d) == d
+    assert len(set(launch.library_dirs)) == len(launch.library_dirs)
+
+
+def test_plan_library_dirs_include_the_loaders_directory(launch: GuestLaunch) -> None:
+    assert os.path.dirname(launch.loader) in launch.library_dirs
+
+
+def test_plan_prefix_contains_python_and_its_standard_library(launch: GuestLaunch) -> None:
+    assert os.path.isfile(launch.python)
+    assert launch.python.startswith(launch.prefix.rstrip("/") + "/")
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    stdlib = os.path.join(launch.prefix, "lib", version)
+    assert os.path.isdir(stdlib)
+
+
+def test_plan_packages_are_crossboxs_own(launch: GuestLaunch) -> None:
+    assert os.path.isfile(os.path.join(launch.guest_package, "main.py"))
+    assert os.path.isfile(os.path.join(launch.shared_package, "contract.py"))
+
+
+def test_plan_refuses_a_python_outside_its_prefix(tmp_path) -> None:
+    with pytest.raises(HostNotReady) as err:
+        plan(sys.executable, str(tmp_path))
+    assert "not inside its prefix" in err.value.message
+    assert interpreter.GUEST_PYTHON_ENV in (err.value.hint or "")
+
+
+def test_read_elf_deps_of_the_running_python_finds_its_loader() -> None:
+    deps = read_elf_deps(os.path.realpath(sys.executable))
+    assert deps.interp is not None
+    assert os.path.exists(deps.interp)
+    assert "libc.so.6" in deps.needed or any(n.startswith("libpython") for n in deps.needed)
+    assert all("$ORIGIN" not in d for d in deps.runpath)
+
+
+def test_inside_maps_the_prefix_to_run_crossbox_python() -> None:
+    assert HAND_MADE.inside("/opt/python3.11") == "/run/crossbox/python"
+    assert HAND_MADE.inside("/opt/python3.11/bin/python3.11") == \
+        "/run/crossbox/python/bin/python3.11"
+    assert HAND_MADE.inside("/opt/python3.11/lib") == "/run/crossbox/python/lib"
+
+
+def test_inside_maps_other_paths_under_run_host() -> None:
+    assert HAND_MADE.inside("/usr/lib64") == "/run/host/usr/lib64"
+    assert HAND_MADE.inside("/opt") == "/run/host/opt"
+    assert HAND_MADE.inside("/opt/python3.11-debug/lib") == "/run/host/opt/python3.11-debug/lib"
+    assert HAND_MADE.inside("/") == "/run/host/"
+
+
+def test_inside_keeps_a_dot_dot_named_entry_inside_the_prefix() -> None:
+    assert HAND_MADE.inside("/opt/python3.11/..data/x") == "/run/crossbox/python/..data/x"
+
+
+@given(st.lists(st.text(alphabet="ab.-_ ", min_size=1, max_size=6)
+                .filter(lambda s: s not in (".", "..")), min_size=1, max_size=4))
+def test_inside_any_path_under_the_prefix_lands_under_run_crossbox_python(parts: list[str]) -> None:
+    rel = "/".join(parts)
+    assert HAND_MADE.inside(f"/opt/python3.11/{rel}") == f"/run/crossbox/python/{rel}"
+
+
+def test_mounts_of_a_hand_made_launch() -> None:
+    assert HAND_MADE.mounts() == [
+        ("/opt/python3.11", "/run/crossbox/python"),
+        ("/usr/lib/python3/site-packages/crossbox/guest", "/run/crossbox/lib/crossbox/guest"),
+        ("/usr/lib/python3/site-packages/crossbox/shared", "/run/crossbox/lib/crossbox/shared"),
+    ]
+
+
+def test_entrypoint_is_the_loader_inside() -> None:
+    assert HAND_MADE.entrypoint() == "/run/host/usr/lib64/ld-linux-x86-64.so.2"
+
+
+def test_command_starts_python_isolated_with_the_boot_code() -> None:
+    cmd = HAND_MADE.command(["init", "--contract", "1"])
+    assert cmd == [
+        "--library-path", "/run/crossbox/python/lib:/run/host/usr/lib64",
+        "/run/crossbox/python/bin/python3.11", "-I", "-S", "-B", "-c", contract.BOOT_CODE,
+        "init", "--contract", "1",
+    ]
+
+
+def test_host_argv_uses_host_paths() -> None:
+    argv = HAND_MADE.host_argv(["oneshot"])
+    assert argv == [
+        "/usr/lib64/ld-linux-x86-64.so.2", "--library-path", "/opt/python3.11/lib:/usr/lib64",
+        "/opt/python3.11/bin/python3.11", "-I", "-S", "-B", "-c", contract.BOOT_CODE, "oneshot",
+    ]
+
+
+def test_planned_command_mentions_only_paths_seen_inside(launch: GuestLaunch) -> None:
+    cmd = launch.command([])
+    for d in cmd[1].split(":"):
+        assert d.startswith(("/run/crossbox/python", "/run/host/"))
+    assert cmd[2].startswith("/run/crossbox/python/")
+    assert "-I" in cmd
+    assert "-S" in cmd
+    assert contract.BOOT_CODE in cmd

@@ -1,0 +1,217 @@
+"""crossbox.host.state and crossbox.host.readiness: the alive lock and the ready FIFO."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from crossbox.host import readiness, state
+from crossbox.host.errors import GuestFailed
+from crossbox.shared import contract
+
+NAME = "fedora-toolbox-42-arm64"
+
+
+@pytest.fixture
+def base(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every state directory under tmp_path (state_dir and is_ready look base_dir up there)."""
+    root = tmp_path / "containers"
+    monkeypatch.setattr(state, "base_dir", lambda: str(root))
+    return root
+
+
+def test_base_dir_rootless_is_under_xdg_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    assert state.base_dir() == "/run/user/1000/crossbox/containers"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setattr(os, "getuid", lambda: 1000)
+    assert state.base_dir() == "/run/user/1000/crossbox/containers"
+
+
+def test_base_dir_rootful_is_under_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/0")
+    assert state.base_dir() == "/run/crossbox/containers"
+
+
+def test_state_dir_is_per_container(base: Path) -> None:
+    assert state.state_dir(NAME) == str(base / NAME)
+    assert readiness.state_dir(NAME) == str(base / NAME)
+
+
+def test_not_ready_without_the_lock_file(base: Path) -> None:
+    assert not state.is_ready(NAME)
+    (base / NAME).mkdir(parents=True)
+    assert not state.is_ready(NAME)
+
+
+def test_not_ready_when_nobody_holds_the_lock(base: Path) -> None:
+    path = base / NAME / contract.ALIVE_LOCK
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    assert not state.is_ready(NAME)
+
+
+@pytest.fixture
+def alive_lock(base: Path) -> Iterator[Callable[[int], int]]:
+    """Take a lock on the alive file as the agent would, on its own open file description."""
+    path = base / NAME / contract.ALIVE_LOCK
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    fds: list[int] = []
+
+    def take(kind: int) -> int:
+        fd = os.open(path, os.O_RDONLY)
+        fds.append(fd)
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+        return fd
+
+    yield take
+    for fd in fds:
+        os.close(fd)
+
+
+def test_ready_while_another_holds_a_shared_lock(alive_lock: Callable[[int], int]) -> None:
+    fd = alive_lock(fcntl.LOCK_SH)
+    assert state.is_ready(NAME)
+    assert readiness.is_ready(NAME)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    assert not state.is_ready(NAME)
+
+
+def test_is_ready_leaves_the_lock_as_it_was(alive_lock: Callable[[int], int]) -> None:
+    alive_lock(fcntl.LOCK_SH)
+    assert state.is_ready(NAME)
+    assert state.is_ready(NAME)
+    alive_lock(fcntl.LOCK_SH)  # a second agent-side holder is still possible
+
+
+def test_ensure_state_dir_creates_it_private(base: Path) -> None:
+    path = readiness.ensure_state_dir(NAME)
+    assert path == str(base / NAME)
+    assert (os.stat(path).st_mode & 0o777) == 0o700
+    assert readiness.ensure_state_dir(NAME) == path  # again: no error
+
+
+def test_remove_state_dir(base: Path) -> None:
+    path = Path(readiness.ensure_state_dir(NAME))
+    (path / "start.lock").write_text("")
+    readiness.remove_state_dir(NAME)
+    assert not path.exists()
+    readiness.remove_state_dir(NAME)  # again: no error
+
+
+@pytest.fixture
+def waiter(base: Path) -> Iterator[readiness.ReadyWaiter]:
+    w = readiness.ReadyWaiter(NAME, owner=None)
+    yield w
+    w.close()
+
+
+def agent(path: str, payload: bytes | None, delay: float = 0.05) -> threading.Thread:
+    """The agent's side: open the FIFO for writing, write (or not), close."""
+
+    def run() -> None:
+        time.sleep(delay)
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            if payload:
+                os.write(fd, payload)
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_waiter_makes_a_fifo_in_the_state_dir(waiter: readiness.ReadyWaiter, base: Path) -> None:
+    assert waiter.path == str(base / NAME / contract.READY_FIFO)
+    import stat
+
+    assert stat.S_ISFIFO(os.stat(waiter.path).st_mode)
+
+
+def test_waiter_reports_ready(waiter: readiness.ReadyWaiter) -> None:
+    thread = agent(waiter.path, b"ready agent_ms=1.0\n")
+    report = waiter.wait(10)
+    thread.join(5)
+    assert report is not None
+    assert report.ok
+    assert report.message == "agent_ms=1.0"
+    assert report.elapsed >= 0
+
+
+def test_waiter_reports_the_agents_error(waiter: readiness.ReadyWaiter) -> None:
+    thread = agent(waiter.path, b"error boom\n")
+    report = waiter.wait(10)
+    thread.join(5)
+    assert report is not None
+    assert not report.ok
+    assert report.message == "boom"
+
+
+def test_waiter_reports_an_agent_that_exits_without_a_word(
+        waiter: readiness.ReadyWaiter) -> None:
+    thread = agent(waiter.path, None)
+    report = waiter.wait(10)
+    thread.join(5)
+    assert report is not None
+    assert not report.ok
+    assert report.message == "the guest agent exited before it reported"
+
+
+def test_waiter_reads_a_line_written_in_pieces(waiter: readiness.ReadyWaiter) -> None:
+    def run() -> None:
+        fd = os.open(waiter.path, os.O_WRONLY)
+        os.write(fd, b"rea")
+        time.sleep(0.1)
+        os.write(fd, b"dy agent_ms=2.5\nignored\n")
+        os.close(fd)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    report = waiter.wait(10)
+    thread.join(5)
+    assert report is not None
+    assert report.ok
+    assert report.message == "agent_ms=2.5"
+
+
+def test_waiter_times_out_when_nobody_writes(waiter: readiness.ReadyWaiter) -> None:
+    start = time.monotonic()
+    assert waiter.wait(0.3) is None
+    assert time.monotonic() - start >= 0.25
+
+
+def test_waiter_close_removes_the_fifo(base: Path) -> None:
+    w = readiness.ReadyWaiter(NAME, owner=None)
+    w.close()
+    assert not os.path.exists(w.path)
+    w.close()  # again: no error
+
+
+def test_start_lock_lets_one_starter_in(base: Path) -> None:
+    with readiness.start_lock(NAME, timeout=5):
+        with pytest.raises(GuestFailed) as err, readiness.start_lock(NAME, timeout=0.1):
+            pass
+        assert NAME in err.value.message
+    with readiness.start_lock(NAME, timeout=0.1):
+        pass  # released: free again
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 30.0), ("5", 5.0), ("0.5", 0.5),
+                                                 ("soon", 30.0)])
+def test_ready_timeout(monkeypatch: pytest.MonkeyPatch, value: str | None,
+                       expected: float) -> None:
+    if value is None:
+        monkeypatch.delenv("CROSSBOX_READY_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("CROSSBOX_READY_TIMEOUT", value)
+    assert readiness.ready_timeout() == expected
