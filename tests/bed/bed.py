@@ -79,6 +79,7 @@ class Bed:
         self.registry = Registry(workdir / "registry")
         self.images: dict[str, str] = {}
         self.tester: Tester | None = None
+        self.name_prefix = f"cbt{self.registry.port}-"
 
     # -- environment -------------------------------------------------------
     def podman_env(self) -> dict[str, str]:
@@ -184,7 +185,8 @@ class Bed:
         """Remove every container and image this bed's registry address names."""
         ps = self.podman(["ps", "-a", "--format", "json"], rootless=rootless)
         for c in json.loads(ps.stdout or "[]") or []:
-            if self.registry.address in (c.get("Image") or "") or str(c.get("Names", "")).find("cbt-") >= 0:
+            names = c.get("Names") or []
+            if self.registry.address in (c.get("Image") or "") or any(n.startswith(self.name_prefix) for n in names):
                 self.podman(["rm", "-f", c["Id"]], rootless=rootless)
         imgs = self.podman(["images", "--format", "json"], rootless=rootless)
         for i in json.loads(imgs.stdout or "[]") or []:

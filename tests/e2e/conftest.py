@@ -52,5 +52,6 @@ def rootless(mode: str) -> bool:
 
 
 @pytest.fixture
-def name() -> str:
-    return f"cbt-{uuid.uuid4().hex[:8]}"
+def name(bed: Bed) -> str:
+    """A container name unique to this test and to this bed (concurrent runs do not collide)."""
+    return f"{bed.name_prefix}{uuid.uuid4().hex[:8]}"
