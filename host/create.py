@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 
 from crossbox.shared.arch import host_arch
@@ -11,6 +12,8 @@ from . import argv, checks, images, interpreter, log, podman, pull, readiness
 from . import user as user_mod
 from .errors import Conflict, CrossboxError, Interrupted, NotFound
 from .osrelease import read_os_release
+from .run import missing
+from .signals import deferred
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,15 @@ def check_authfile(path: str | None) -> None:
         return
     from .errors import InvalidInput
 
-    if not os.path.isfile(path):
-        raise InvalidInput(f"the authfile {path} does not exist", "give the path of an existing auth.json")
-    if not os.access(path, os.R_OK):
-        raise InvalidInput(f"the authfile {path} cannot be read", "check its permissions")
+    try:
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise InvalidInput(f"the authfile {path} does not exist", "give the path of an existing auth.json") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"the authfile {path} is a directory", "give the path of an auth.json file") from None
+    except OSError as exc:
+        raise InvalidInput(f"the authfile {path} cannot be read ({exc.strerror})", "check its permissions") from None
 
 
 def build_spec(target: images.Target, name: str, identity: user_mod.Identity, log_level: str,
@@ -69,12 +77,14 @@ def create(req: CreateRequest) -> str:
     target = resolve_target(req)
     name = images.check_container_name(req.name or target.container)
     check_authfile(req.authfile)
+    if shutil.which(podman.PODMAN) is None:
+        raise missing(podman.PODMAN)
     identity = user_mod.current()
-    state = readiness.ensure_state_dir(name)
-    spec = build_spec(target, name, identity, req.log_level, state)
+    spec = build_spec(target, name, identity, req.log_level, readiness.state_dir(name))
     args = ["create", *argv.podman_create_args(spec)]
     created = False
     try:
+        readiness.ensure_state_dir(name)
         try:
             podman.create(args, name)
             created = True
@@ -88,7 +98,8 @@ def create(req: CreateRequest) -> str:
             created = True
     except (Interrupted, KeyboardInterrupt):
         if not created:
-            _remove_half_created(name)
+            with deferred():
+                _remove_half_created(name)
         raise
     except Conflict:
         raise

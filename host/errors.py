@@ -123,10 +123,31 @@ class ToolError(CrossboxError):
         )
 
 
+def _logrus_message(line: str) -> str:
+    """`time="..." level=fatal msg="Error fetching blob: ..."` -> `Error fetching blob: ...`."""
+    start = line.find('msg="')
+    if start < 0:
+        return line
+    out, i = [], start + len('msg="')
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and i + 1 < len(line):
+            out.append(line[i + 1])
+            i += 2
+            continue
+        if c == '"':
+            break
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def last_error_line(stderr: str) -> str:
     """The most telling line of a tool's stderr (podman and skopeo print 'Error: ...')."""
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     for line in reversed(lines):
-        if line.startswith(("Error:", "error:", "FATA", "level=fatal", "level=error")):
+        if "level=fatal" in line or "level=error" in line:
+            return _logrus_message(line)
+        if line.startswith(("Error:", "error:", "FATA")):
             return line
-    return lines[-1] if lines else ""
+    return _logrus_message(lines[-1]) if lines else ""

@@ -9,7 +9,7 @@ from typing import Any
 
 from crossbox.shared import contract
 
-from .errors import Conflict, CrossboxError, NotFound, ToolError, last_error_line
+from .errors import Conflict, CrossboxError, HostNotReady, NotFound, ToolError, last_error_line
 from .run import Completed, run
 
 PODMAN = "podman"
@@ -131,6 +131,14 @@ def _podman(*args: str, check: bool = True) -> Completed:
     return run([PODMAN, *args], check=check)
 
 
+def _podman_change(*args: str) -> Completed:
+    """A podman call that changes state: never interrupted half-way (see host.signals)."""
+    from .signals import deferred
+
+    with deferred():
+        return run([PODMAN, *args], check=False, new_session=True)
+
+
 def container_exists(name: str) -> bool:
     done = _podman("container", "exists", name, check=False)
     if done.returncode in (0, 1):
@@ -175,26 +183,44 @@ def list_image_names() -> list[dict[str, Any]]:
     return rows
 
 
+def subordinate_ids_missing(stderr: str) -> bool:
+    low = stderr.lower()
+    return ("no subuid ranges" in low or "no subgid ranges" in low
+            or "could not find enough available ids" in low or "cannot find uid/gid for user" in low)
+
+
+def no_subordinate_ids() -> HostNotReady:
+    who = "containers" if not rootless() else "your user"
+    return HostNotReady(
+        f"podman found no subordinate id range for {who}, which its own user namespace needs",
+        "add one to /etc/subuid and /etc/subgid; run `crossbox doctor` for details",
+    )
+
+
 def already_exists(name: str) -> Conflict:
     return Conflict(f"container {name} already exists",
                     f"enter it with `crossbox enter {name}`, or remove it with `crossbox rm {name}`")
 
 
 def create(argv: list[str], name: str) -> str:
-    done = _podman(*argv, check=False)
+    done = _podman_change(*argv)
     if done.returncode != 0:
         err = done.stderr
         if "already in use" in err:
             raise already_exists(name)
         if "image not known" in err:
             raise NotFound(f"image for container {name} is not in local storage")
+        if subordinate_ids_missing(err):
+            raise no_subordinate_ids()
         raise ToolError(list(done.argv), done.returncode, err)
     return done.stdout.strip()
 
 
 def start(name: str) -> None:
-    done = _podman("start", name, check=False)
+    done = _podman_change("start", name)
     if done.returncode != 0:
+        if subordinate_ids_missing(done.stderr):
+            raise no_subordinate_ids()
         if "no such container" in done.stderr.lower():
             raise NotFound(f"container {name} not found")
         raise CrossboxError(f"podman could not start container {name}: {last_error_line(done.stderr)}")
@@ -202,7 +228,7 @@ def start(name: str) -> None:
 
 def remove_containers(names: list[str], force: bool) -> None:
     args = ["rm", *(["--force"] if force else []), *names]
-    done = _podman(*args, check=False)
+    done = _podman_change(*args)
     if done.returncode == 0:
         return
     err = done.stderr
@@ -220,7 +246,7 @@ def remove_containers(names: list[str], force: bool) -> None:
 
 def remove_images(names: list[str], force: bool) -> None:
     args = ["rmi", *(["--force"] if force else []), *names]
-    done = _podman(*args, check=False)
+    done = _podman_change(*args)
     if done.returncode == 0:
         return
     err = done.stderr

@@ -21,6 +21,7 @@ from .errors import Conflict, CrossboxError, Interrupted, RegistryError
 from .images import Target
 from .prompt import confirm
 from .run import missing, spawn
+from .signals import deferred
 
 
 def human_size(size: int) -> str:
@@ -84,7 +85,7 @@ def verify_manifest(target: Target, manifest: skopeo.ManifestInfo) -> None:
 
 def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> None:
     if shutil.which(skopeo.SKOPEO) is None:
-        raise missing(skopeo.SKOPEO)
+        raise missing(skopeo.SKOPEO, target.arch.oci)
     ref = str(target.remote)
     with progress.Spinner(f"Inspecting {ref} for {target.arch.oci}"):
         manifest = skopeo.inspect(ref, target.arch.oci, target.arch.variant, authfile)
@@ -120,14 +121,15 @@ def copy(target: Target, authfile: str | None) -> None:
         _, err = proc.communicate()
     except BaseException as exc:
         # SIGINT or SIGTERM reached crossbox: stop skopeo, then leave nothing behind.
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        _remove_partial(local)
+        with deferred():
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            _remove_partial(local)
         if isinstance(exc, KeyboardInterrupt | Interrupted):
             raise Interrupted(f"the pull of {ref} was interrupted; nothing was kept",
                               status=getattr(exc, "status", None)) from None

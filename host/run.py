@@ -12,10 +12,6 @@ from typing import NoReturn
 from . import log
 from .errors import ToolError, ToolMissing
 
-INSTALL_HINTS = {
-    "podman": "install podman (Debian/Ubuntu: apt-get install podman; Fedora: dnf install podman)",
-    "skopeo": "install skopeo (Debian/Ubuntu: apt-get install skopeo; Fedora: dnf install skopeo)",
-}
 WHY = {
     "podman": "to run containers",
     "skopeo": "to pull an image of a foreign architecture",
@@ -38,8 +34,16 @@ def _check_argv(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def missing(tool: str) -> ToolMissing:
-    return ToolMissing(tool, WHY.get(tool, ""), INSTALL_HINTS.get(tool))
+def doctor_hint(arch_oci: str | None = None) -> str:
+    return f"run `crossbox doctor{f' --arch {arch_oci}' if arch_oci else ''}` for details"
+
+
+def missing(tool: str, arch_oci: str | None = None) -> ToolMissing:
+    """A tool not on PATH: what it is needed for, how to install it, and where to look next."""
+    from .osrelease import package_install_hint, read_os_release
+
+    hint = f"{package_install_hint(tool, read_os_release())}; {doctor_hint(arch_oci)}"
+    return ToolMissing(tool, WHY.get(tool, ""), hint)
 
 
 def run(
@@ -50,7 +54,9 @@ def run(
     stdin: int | None = subprocess.DEVNULL,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    new_session: bool = False,
 ) -> Completed:
+    """Run to completion. new_session: a terminal's Ctrl-C reaches crossbox, not the tool."""
     args = _check_argv(argv)
     log.debug("+ " + shlex.join(args))
     try:
@@ -61,6 +67,7 @@ def run(
             stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,
             timeout=timeout,
+            start_new_session=new_session,
             text=True,
             errors="replace",
             check=False,

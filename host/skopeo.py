@@ -142,6 +142,9 @@ def classify_failure(ref: str, stderr: str) -> CrossboxError:
     if "server gave http response to https client" in low or "x509" in low or "tls" in low:
         return RegistryError(f"cannot talk TLS to the registry of {ref}: {last}",
                              "mark a plain-HTTP registry insecure in containers-registries.conf")
+    if "invalid status code from registry 5" in low or "internal server error" in low \
+            or "service unavailable" in low or "bad gateway" in low:
+        return RegistryError(f"the registry of {ref} failed: {last}", "retry later")
     if "invalid reference" in low or "invalid reference format" in low:
         return InvalidInput(f"{ref} is not a valid image reference")
     return RegistryError(f"skopeo failed on {ref}: {last}")

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import images, sh
+from .faultproxy import FaultProxy
 from .registry import Registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,8 @@ class Bed:
         self.images: dict[str, str] = {}
         self.tester: Tester | None = None
         self.name_prefix = f"cbt{self.registry.port}-"
+        self.proxy: FaultProxy | None = None
+        self.built: dict[str, Path] = {}
 
     # -- environment -------------------------------------------------------
     def podman_env(self) -> dict[str, str]:
@@ -132,6 +135,7 @@ class Bed:
         """Build (or take from the cache) every image and push it to the registry."""
         addr = self.registry.address
         built = images.ensure_all(with_debian)
+        self.built = built
         env = self.root_env()
         tls = "--tls-verify=false"
         tag = f"localhost/crossbox-testbed-{self.registry.port}"
@@ -173,8 +177,38 @@ class Bed:
         sh.run(["podman", "rmi", "--force", f"{tag}/debian:12-arm64"], env=env, check=False)
         (self.workdir / "images.json").write_text(json.dumps(self.images, indent=1))
 
+    def unique_image(self, oci: str = "arm64") -> str:
+        """A fresh single-arch image whose layer no storage has seen, pushed to the registry.
+
+        Local storage reuses layers it already has by digest, so a fault on blob downloads
+        would never fire for a layer pulled before.
+        """
+        import secrets
+        import tarfile
+
+        token = secrets.token_hex(6)
+        base = self.built[f"busybox-{oci}"]
+        tar_path = self.workdir / f"unique-{token}.tar"
+        shutil.copy(base, tar_path)
+        marker = self.workdir / f"unique-{token}.txt"
+        marker.write_text(token + "\n")
+        with tarfile.open(tar_path, "a") as tar:
+            tar.add(marker, arcname="./etc/unique")
+        local = f"localhost/crossbox-testbed-{self.registry.port}/unique:{token}"
+        variant = images.BUSYBOX_ARCHES[oci][1]
+        images.import_image(tar_path, oci, variant, local)
+        env = self.root_env()
+        sh.run(["podman", "push", "--quiet", "--tls-verify=false", local,
+                f"docker://{self.registry.address}/unique:{token}"], env=env)
+        sh.run(["podman", "rmi", "--force", local], env=env, check=False)
+        tar_path.unlink()
+        marker.unlink()
+        return f"unique:{token}"
+
     def start(self, with_debian: bool = True, with_tester: bool = True) -> Bed:
         self.registry.start()
+        self.proxy = FaultProxy(self.registry.address).start()
+        self.registry.write_registries_conf([self.registry.address, self.proxy.address])
         self.publish(with_debian)
         if with_tester:
             self.install_for_tester()
@@ -186,12 +220,16 @@ class Bed:
         ps = self.podman(["ps", "-a", "--format", "json"], rootless=rootless)
         for c in json.loads(ps.stdout or "[]") or []:
             names = c.get("Names") or []
-            if self.registry.address in (c.get("Image") or "") or any(n.startswith(self.name_prefix) for n in names):
+            if any(a in (c.get("Image") or "") for a in self.addresses()) or any(
+                    n.startswith(self.name_prefix) for n in names):
                 self.podman(["rm", "-f", c["Id"]], rootless=rootless)
         imgs = self.podman(["images", "--format", "json"], rootless=rootless)
         for i in json.loads(imgs.stdout or "[]") or []:
-            if any(self.registry.address in n for n in i.get("Names") or []):
+            if any(a in n for n in i.get("Names") or [] for a in self.addresses()):
                 self.podman(["rmi", "-f", i["Id"]], rootless=rootless)
+
+    def addresses(self) -> list[str]:
+        return [self.registry.address] + ([self.proxy.address] if self.proxy else [])
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -199,6 +237,8 @@ class Bed:
         if self.tester:
             with contextlib.suppress(Exception):
                 self.cleanup_storage(True)
+        if self.proxy:
+            self.proxy.stop()
         self.registry.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
