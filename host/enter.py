@@ -89,16 +89,35 @@ def _slow_path(req: SessionRequest) -> int:
     except NotFound:
         if target is None:
             raise
-        confirm(
-            f"No container {name} exists. Create it for {target.arch.oci} from {target.remote}?",
-            req.assume_yes,
-            what="create it",
-        )
-        create(CreateRequest(arch=target.arch.name, image=str(target.remote), name=name,
-                             assume_yes=req.assume_yes, log_level=req.log_level))
-        session.ensure_ready(name)
+        only = _the_only_container(req)
+        if only is not None:
+            # As Toolbx does: no default container, but exactly one exists: use that one.
+            sys.stderr.write(f"crossbox: no container {name}; using {only}, the only crossbox container\n")
+            name = only
+            session.ensure_ready(name)
+        else:
+            confirm(
+                f"No container {name} exists. Create it for {target.arch.oci} from {target.remote}?",
+                req.assume_yes,
+                what="create it",
+            )
+            create(CreateRequest(arch=target.arch.name, image=str(target.remote), name=name,
+                                 assume_yes=req.assume_yes, log_level=req.log_level))
+            session.ensure_ready(name)
     _exec(name, list(req.command))
     raise AssertionError("exec returned")
+
+
+def _the_only_container(req: SessionRequest) -> str | None:
+    """With nothing asked for at all (no name, arch, distribution or release), the one
+    crossbox container, if there is exactly one: `crossbox create --arch arm64` followed
+    by a bare `crossbox enter` enters it."""
+    if req.arch or req.distro or req.release:
+        return None
+    from . import podman
+
+    containers = podman.list_containers()
+    return containers[0].name if len(containers) == 1 else None
 
 
 def run_oneshot(image: str, arch: str | None, authfile: str | None, command: tuple[str, ...],

@@ -211,3 +211,17 @@ def test_run_offers_to_create_the_default_container_for_the_asked_arch(bed: Bed,
     finally:
         bed.crossbox(["rm", "--force", name], rootless=rootless)
         bed.podman(["rmi", "--force", local], rootless=rootless)
+
+
+@pytest.mark.parametrize("mode", ["rootless"], indirect=True)
+def test_bare_run_uses_the_only_container(bed: Bed, box: str) -> None:
+    """`crossbox create --arch arm64` then a bare `crossbox run` (or enter) uses that container."""
+    ours = bed.podman(["ps", "-a", "--filter", "label=dev.crossbox.container=true", "--format", "{{.Names}}"],
+                      rootless=True).stdout.split()
+    assert ours == [], f"the test user has other crossbox containers: {ours}"
+    made = bed.crossbox(["-y", "create", "--arch", "arm64", "-i", bed.images["bb-arm64"], box], rootless=True)
+    assert made.returncode == 0, made.stderr
+    ran = bed.crossbox(["run", "uname", "-m"], rootless=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "aarch64"
+    assert f"using {box}, the only crossbox container" in ran.stderr

@@ -357,7 +357,7 @@ def test_interrupted_readiness_wait_leaves_a_container_that_becomes_ready(
         time.sleep(0.5)
         assert proc.poll() is None, "crossbox did not wait for the held agent"
         proc.send_signal(signum)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     finally:
         fcntl.lockf(lock, fcntl.LOCK_UN)
         os.close(lock)

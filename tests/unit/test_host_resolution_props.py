@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from crossbox.host.errors import InvalidInput
 from crossbox.host.images import check_container_name, parse_image, resolve
 from crossbox.host.osrelease import OsRelease
 from crossbox.shared.arch import ARCHITECTURES, parse_arch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SPELLINGS = [s for a in ARCHITECTURES for s in a.spellings()]
 TAG_TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._-ABC", min_size=1, max_size=40)
