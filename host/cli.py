@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-from types import FrameType
 
 from crossbox.shared.version import VERSION
 
 from . import log
-from .errors import CrossboxError, Exit, Interrupted
+from .errors import CrossboxError, Exit
 
 PROG = "crossbox"
 DESCRIPTION = (
@@ -91,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("-c", "--containers", action="store_true", help="only containers")
     ls.add_argument("-i", "--images", action="store_true", help="only images")
     ls.add_argument("--format", default="table", choices=["table", "json"], help="output format")
+    # Hidden: one name a line, for the shell completion scripts (see completion.py).
+    ls.add_argument("--names", choices=["containers", "images"], help=argparse.SUPPRESS)
 
     rm = sub.add_parser("rm", help="remove containers", description="Remove crossbox containers.")
     rm.add_argument("-f", "--force", action="store_true", help="remove running containers too")
@@ -109,11 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "for each architecture asked for. Exits 0 only when all pass."))
     d.add_argument("-a", "--arch", action="append", default=[], help=ARCH_HELP + "; repeatable")
     d.add_argument("--format", default="table", choices=["table", "json"], help="output format")
+
+    comp = sub.add_parser("completion", help="print a shell completion script", description=(
+        "Print the completion script for bash, zsh or fish. It completes commands, options, "
+        "architectures, and the names of existing containers and images."))
+    comp.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell")
     return p
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("terminated", status=Exit.TERMINATED)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -159,6 +160,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                                            arch=args.arch, distro=args.distro,
                                            release=args.release, assume_yes=yes,
                                            log_level=args.log_level))
+    if verb == "list" and args.names:
+        from .completion import names
+
+        sys.stdout.write("".join(f"{name}\n" for name in names(args.names)))
+        return 0
     if verb == "list":
         from .listing import run_list
 
@@ -189,6 +195,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         text, status = doctor(arches, args.format, sys.stdout.isatty())
         print(text)
         return status
+    if verb == "completion":
+        from .completion import script
+
+        sys.stdout.write(script(args.shell))
+        return 0
     raise AssertionError(verb)
 
 
@@ -203,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     log.configure(args.log_level, args.log_format)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    from . import signals
+
+    signals.install()
     try:
         return _dispatch(args)
     except CrossboxError as exc:

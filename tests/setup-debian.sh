@@ -18,12 +18,21 @@ for arch in arm64 ppc64el s390x armhf; do
     dpkg --print-foreign-architectures | grep -qx "$arch" || dpkg --add-architecture "$arch"
 done
 
-apt-get update -qq
+# A mirror in mid-sync can fail a few (foreign-architecture) index files: retry, then
+# go on with what was fetched; the install below fails clearly if something is missing.
+for attempt in 1 2 3; do
+    if apt-get update -qq; then break; fi
+    echo "tests/setup-debian.sh: apt-get update failed (attempt $attempt); retrying" >&2
+    sleep 10
+done
 apt-get install -y -qq --no-install-recommends \
     podman skopeo runc uidmap slirp4netns fuse-overlayfs qemu-user-static \
     docker-registry mmdebstrap arch-test busybox-static \
     python3 python3-venv python3-pip \
-    make git ca-certificates >/dev/null
+    make git ca-certificates \
+    bash zsh fish groff-base \
+    dpkg-dev fakeroot debhelper dh-python python3-all python3-setuptools \
+    pybuild-plugin-pyproject rpm >/dev/null
 
 # Rootful podman needs a subordinate range for --userns=auto.
 for f in /etc/subuid /etc/subgid; do
