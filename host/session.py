@@ -10,7 +10,7 @@ import time
 
 from crossbox.shared import contract
 
-from . import log, podman, readiness
+from . import log, podman, progress, readiness
 from .errors import CrossboxError, GuestFailed, InvalidInput, NotFound, ToolError
 
 
@@ -79,11 +79,12 @@ def ensure_ready(name: str, timeout: float | None = None) -> bool:
             )
         waiter = readiness.ReadyWaiter(name, _owner(info))
         try:
-            try:
-                podman.start(name)
-            except ToolError as exc:
-                raise GuestFailed(f"podman could not start container {name}: {exc.message}") from None
-            report = waiter.wait(timeout)
+            with progress.Spinner(f"Starting container {name}"):
+                try:
+                    podman.start(name)
+                except ToolError as exc:
+                    raise GuestFailed(f"podman could not start container {name}: {exc.message}") from None
+                report = waiter.wait(timeout)
         finally:
             waiter.close()
         if report is None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import select
+import struct
 import subprocess
+import termios
 import time
 from collections.abc import Mapping, Sequence
 
@@ -15,6 +18,7 @@ class Terminal:
     def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None = None,
                  cwd: str | None = None) -> None:
         self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
         self.proc = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=slave,
                                      env=dict(env) if env is not None else None, cwd=cwd,
                                      start_new_session=True)

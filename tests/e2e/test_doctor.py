@@ -59,3 +59,20 @@ def test_create_with_a_dynamic_qemu_fails_before_pulling_and_points_to_doctor(be
     assert "run `crossbox doctor --arch s390x` for details" in done.stderr
     assert bed.podman(["image", "exists", f"{bed.images['bb-s390x']}-s390x"]).returncode == 1
     assert bed.podman(["container", "exists", "cbt-dynamic-qemu"]).returncode == 1
+
+
+def test_doctor_colours_a_terminal_only_and_never_with_no_color(bed: Bed) -> None:
+    from bed.terminal import Terminal
+
+    for no_color, expect_colour in (("", True), ("1", False)):
+        env = bed.root_env({"TERM": "xterm", **({"NO_COLOR": no_color} if no_color else {})})
+        if not no_color:
+            env.pop("NO_COLOR", None)
+        term = Terminal(bed.crossbox_argv(["doctor", "--arch", "arm64"]), env)
+        try:
+            assert term.wait() == 0
+        finally:
+            term.close()
+        assert ("\x1b[" in term.text) == expect_colour, term.text
+    piped = bed.crossbox(["doctor", "--arch", "arm64"])
+    assert "\x1b[" not in piped.stdout

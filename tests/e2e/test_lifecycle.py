@@ -225,3 +225,23 @@ def test_bare_run_uses_the_only_container(bed: Bed, box: str) -> None:
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "aarch64"
     assert f"using {box}, the only crossbox container" in ran.stderr
+
+
+def test_pull_shows_progress_on_a_terminal_and_plain_lines_in_a_pipe(bed: Bed, rootless: bool, box: str) -> None:
+    ref = bed.images["multi"]
+    bed.podman(["rmi", "--force", f"{ref}-ppc64le"], rootless=rootless)
+    piped = bed.crossbox(["-y", "create", "--arch", "ppc64le", "-i", ref, box], rootless=rootless)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr.splitlines() == [f"Pulling {ref} for ppc64le into {ref}-ppc64le"]
+    assert "\x1b" not in piped.stderr + piped.stdout
+    bed.crossbox(["rm", "--force", box], rootless=rootless)
+    bed.podman(["rmi", "--force", f"{ref}-ppc64le"], rootless=rootless)
+    term = Terminal(bed.crossbox_argv(["-y", "create", "--arch", "ppc64le", "-i", ref, box], rootless=rootless),
+                    None if rootless else bed.root_env(),
+                    bed.tester.home if rootless and bed.tester else None)
+    try:
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+    assert "Copying blob" in term.text  # skopeo's own progress, on the terminal
+    assert f"Created container {box}" in term.text
