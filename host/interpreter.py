@@ -6,6 +6,12 @@ prefix is bind-mounted at /run/crossbox/python (rootful containers cannot read
 /root through /run/host). The loader, the library path (RUNPATH and RPATH
 included, as pyenv builds need) and the crossbox package directories are
 worked out here, on the host, with pyelftools.
+
+No PYTHONHOME is needed (and none is set: the container's environment reaches
+every exec session and would break the image's own Python): run as
+/run/crossbox/python/bin/pythonX.Y, the interpreter finds its standard library
+by its landmark (lib/pythonX.Y/os.py) next to itself. It runs with -I -S -B, so
+nothing from the image's environment or site directories reaches the agent.
 """
 
 from __future__ import annotations
