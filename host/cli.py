@@ -210,9 +210,40 @@ def _run_status(verb: str, status: int) -> int:
     return status
 
 
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def hot_session(argv: list[str]) -> tuple[str, list[str]] | None:
+    """Recognise the two commonest forms, `run -c NAME CMD...` and `enter NAME`.
+
+    They are what `crossbox run` on a running container is, and building the whole
+    parser costs more than the rest of crossbox's part of it. Anything else, or any
+    doubt, returns None and goes through argparse, which then decides alone.
+    """
+    if len(argv) >= 4 and argv[0] == "run" and argv[1] in ("-c", "--container"):
+        name, command = argv[2], argv[3:]
+        if command[0] == "--":
+            command = command[1:]
+        elif command[0].startswith("-"):
+            return None
+    elif len(argv) == 2 and argv[0] == "enter":
+        name, command = argv[1], []
+    else:
+        return None
+    if not name or not name[0].isalnum() or not _NAME_CHARS.issuperset(name) or (argv[0] == "run" and not command):
+        return None
+    return name, command
+
+
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    hot = hot_session(given)
+    if hot is not None:
+        from .enter import exec_if_ready
+
+        exec_if_ready(*hot)  # returns only when the container is not ready: the usual path then
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(given)
     log.configure(args.log_level, args.log_format)
     from . import signals
 

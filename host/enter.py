@@ -61,6 +61,15 @@ def _exec(name: str, command: list[str]) -> None:
         raise missing(args[0]) from None
 
 
+def exec_if_ready(name: str, command: list[str]) -> None:
+    """The hot path: become `podman exec` if the container is running and ready."""
+    if state.is_ready(name):
+        try:
+            _exec(name, command)
+        except Exception:  # e.g. podman missing: the usual path reports it properly
+            return
+
+
 def enter_or_run(req: SessionRequest) -> int:
     if req.container and not (req.arch or req.distro or req.release) and state.is_ready(req.container):
         _exec(req.container, list(req.command))

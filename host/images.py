@@ -18,10 +18,12 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = rf"(?:localhost|{_LABEL}(?:\.{_LABEL})*)(?::[0-9]+)?"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-_PATH_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
-_DOMAIN_RE = re.compile(rf"{_DOMAIN}\Z")
-_TAG_RE = re.compile(rf"{_TAG}\Z")
-_CONTAINER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+# Patterns, not compiled regexes: re compiles (and caches) them on first use, so that
+# importing this module costs nothing on paths that never parse a reference.
+_PATH_RE = rf"{_COMPONENT}(?:/{_COMPONENT})*\Z"
+_DOMAIN_RE = rf"{_DOMAIN}\Z"
+_TAG_RE = rf"{_TAG}\Z"
+_CONTAINER_RE = r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z"
 DEFAULT_DOMAIN = "docker.io"
 MAX_CONTAINER_NAME = 200
 
@@ -74,10 +76,10 @@ def parse_image(text: str) -> ImageRef:
         name, tag = remainder, "latest"
     if domain == DEFAULT_DOMAIN and "/" not in name:
         name = f"library/{name}"
-    if not _DOMAIN_RE.match(domain):
+    if not re.match(_DOMAIN_RE, domain):
         raise InvalidInput(f"image reference {given!r} has an invalid registry {domain!r}",
                            "use host[:port]/name:tag")
-    if name.lower() == name and not _PATH_RE.match(name):
+    if name.lower() == name and not re.match(_PATH_RE, name):
         raise InvalidInput(
             f"image reference {given!r} is malformed",
             "names are lower-case letters, digits and separators . _ - /, then :tag",
@@ -85,16 +87,16 @@ def parse_image(text: str) -> ImageRef:
     if name.lower() != name:
         raise InvalidInput(
             f"image reference {given!r} has upper-case letters in its name, which registries refuse",
-            f"use {domain}/{name.lower()}:{tag}" if _PATH_RE.match(name.lower()) else None,
+            f"use {domain}/{name.lower()}:{tag}" if re.match(_PATH_RE, name.lower()) else None,
         )
-    if not _TAG_RE.match(tag):
+    if not re.match(_TAG_RE, tag):
         raise InvalidInput(f"image reference {given!r} has an invalid tag {tag!r}",
                            "tags are up to 128 letters, digits, _ . and -")
     return ImageRef(domain, name, tag)
 
 
 def check_container_name(name: str) -> str:
-    if not _CONTAINER_RE.match(name) or len(name) > MAX_CONTAINER_NAME:
+    if not re.match(_CONTAINER_RE, name) or len(name) > MAX_CONTAINER_NAME:
         raise InvalidInput(
             f"container name {name!r} is invalid",
             "use letters, digits, _ . and -, starting with a letter or digit",
