@@ -154,7 +154,11 @@ class GuestLaunch:
         ]
 
     def host_argv(self, guest_argv: list[str]) -> list[str]:
-        """The same start, run on the host itself (benchmarks and tests)."""
+        """The same start with host paths (benchmarks): loader, library path, interpreter.
+
+        BOOT_CODE still names the in-container LIB_DIR; a caller on the host swaps it
+        for a directory that holds crossbox/guest and crossbox/shared (bench/agent.py).
+        """
         return [self.loader, "--library-path", ":".join(self.library_dirs), self.python, *self.command(guest_argv)[3:]]
 
 

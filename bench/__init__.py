@@ -1,0 +1,39 @@
+"""Benchmarks of crossbox against the raw tools underneath it: podman, skopeo and qemu.
+
+`make bench` (python -m bench, with tests/ on PYTHONPATH for the test bed) runs
+the cases B1..B7 of the benchmark issue and the guest agent's start-up, prints
+the table, writes bench/results/latest.json and bench/RESULTS.md. Benchmarks
+are not tests: no figure fails anything.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .cases import ALL_CASES, Bench, Options
+from .harness import say
+from .report import as_json, machine, markdown, write, write_json
+
+__all__ = ["ALL_CASES", "Options", "run"]
+
+
+def run(bed: Any, opts: Options, json_path: Path, markdown_path: Path | None) -> dict[str, Any]:
+    """Run the benchmark on a started test bed; write the JSON (and the Markdown); return the JSON data."""
+    started = time.monotonic()
+    bench = Bench(bed, opts)
+    try:
+        bench.setup()
+        bench.run_all()
+        mach = machine(bench.inst.python)
+    finally:
+        say("removing the benchmark's containers, images and storages")
+        bench.teardown()
+    data = as_json(bench.results, bench.agent_report, mach, asdict(opts), time.monotonic() - started)
+    data["markdown"] = markdown(data, bench.results, bench.agent_report)
+    write_json(json_path, data)
+    if markdown_path is not None:
+        write(markdown_path, "# Benchmark results\n\n" + data["markdown"])
+    return data

@@ -1,0 +1,118 @@
+"""The machine the figures came from, and the figures as JSON and as a Markdown table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import agent
+from .harness import CaseResult, cases_table, sides_list
+
+SCHEMA = 1
+RERUN = "sudo make bench"
+
+
+def _first_line(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False).stdout
+    except OSError:
+        return "(missing)"
+    return (out.strip().splitlines() or ["?"])[0]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "?"
+
+
+def machine(python: str) -> dict[str, Any]:
+    return {
+        "os": _os_name(),
+        "kernel": platform.release(),
+        "arch": platform.machine(),
+        "cores": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "podman": _first_line(["podman", "--version"]),
+        "skopeo": _first_line(["skopeo", "--version"]),
+        "qemu": _first_line(["qemu-aarch64-static", "--version"]),
+        "python": _first_line([python, "--version"]),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def as_json(cases: Sequence[CaseResult], agent_report: dict[str, Any], mach: dict[str, Any],
+            options: dict[str, Any], seconds: float) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": RERUN,
+        "machine": mach,
+        "options": options,
+        "seconds": round(seconds, 1),
+        "cases": [c.as_json() for c in cases],
+        "agent": agent_report,
+    }
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    return (f"{m['os']}, Linux {m['kernel']} ({m['arch']}), {m['cores']} cores ({m['cpu']}), "
+            f"{m['memory_gib']} GiB; {m['podman']}, {m['skopeo']}, {m['qemu']}; {m['python']}; "
+            f"load average at the end {' / '.join(str(x) for x in m['loadavg'])}")
+
+
+def markdown(data: dict[str, Any], cases: Sequence[CaseResult], agent_report: dict[str, Any]) -> str:
+    """The table and its explanations: what `make bench` prints and bench/RESULTS.md holds."""
+    opts = data["options"]
+    parts = [
+        f"Measured {data['when']} in {data['seconds']:.0f} s on: {machine_line(data['machine'])}.",
+        "",
+        f"Each case interleaves A and B (A B A B ...) after {opts['warmup']} warm-up pair(s); "
+        "times are wall-clock milliseconds of the whole command; A/B is taken pair by pair and its median is "
+        "what the target bounds. Rootful, with the test bed's registry on 127.0.0.1 and its containers.conf, "
+        "in a podman storage of the benchmark's own; crossbox is a real (non-editable) install with compiled "
+        "bytecode.",
+        "",
+        cases_table(cases),
+        "",
+        sides_list(cases),
+        "",
+        agent.agent_text(agent_report) if agent_report else "- The guest agent was not measured.",
+        "",
+        f"Rerun with `{data['command']}` (JSON in bench/results/latest.json).",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    write(path, json.dumps(data, indent=1) + "\n")
