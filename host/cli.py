@@ -237,6 +237,9 @@ def hot_session(argv: list[str]) -> tuple[str, list[str]] | None:
 
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
+    if given == ["--version"]:  # what argparse would print, without building the parser
+        sys.stdout.write(f"{PROG} {VERSION}\n")
+        return 0
     hot = hot_session(given)
     if hot is not None:
         from .enter import exec_if_ready

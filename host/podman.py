@@ -203,7 +203,12 @@ def already_exists(name: str) -> Conflict:
 
 
 def create(argv: list[str], name: str) -> str:
-    done = _podman_change(*argv)
+    from .state import user_lock
+
+    # podman 4.3 can deadlock when several `create --userns auto` run at once: crossbox's
+    # own creates go one at a time (each takes about 0.1 s).
+    with user_lock("create.lock"):
+        done = _podman_change(*argv)
     if done.returncode != 0:
         err = done.stderr
         if "already in use" in err:

@@ -6,9 +6,11 @@ running container, before it becomes `podman exec`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
+from collections.abc import Iterator
 
 from crossbox.shared.paths import ALIVE_LOCK
 
@@ -22,6 +24,19 @@ def base_dir() -> str:
 
 def state_dir(name: str) -> str:
     return os.path.join(base_dir(), name)
+
+
+@contextlib.contextmanager
+def user_lock(file_name: str) -> Iterator[None]:
+    """An exclusive flock shared by every crossbox of this user (or of root)."""
+    directory = os.path.dirname(base_dir())
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(directory, file_name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def is_ready(name: str) -> bool:

@@ -225,8 +225,10 @@ class Bed:
                 self.podman(["rm", "-f", c["Id"]], rootless=rootless)
         imgs = self.podman(["images", "--format", "json"], rootless=rootless)
         for i in json.loads(imgs.stdout or "[]") or []:
-            if any(a in n for n in i.get("Names") or [] for a in self.addresses()):
-                self.podman(["rmi", "-f", i["Id"]], rootless=rootless)
+            # By name, never by id: identical images of another bed share the id.
+            ours = [n for n in i.get("Names") or [] if any(a in n for a in self.addresses())]
+            if ours:
+                self.podman(["rmi", *ours], rootless=rootless)
 
     def addresses(self) -> list[str]:
         return [self.registry.address] + ([self.proxy.address] if self.proxy else [])
