@@ -31,13 +31,14 @@ class SessionRequest:
         self.log_level = log_level
 
 
-def _workdir(identity: user_mod.Identity, name: str) -> str:
+def _workdir(identity: user_mod.Identity, name: str, *, warn: bool = True) -> str:
+    """The current directory when the container shares it, else home (said on stderr if warn)."""
     try:
         cwd = os.getcwd()
     except OSError:
         cwd = identity.home
     workdir, kept = execargs.choose_workdir(cwd, identity.shared_dirs(), identity.default_workdir())
-    if not kept and identity.home_mount:
+    if warn and not kept and identity.home_mount:
         sys.stderr.write(f"crossbox: {cwd} is not shared with container {name}; starting in {workdir}\n")
     return workdir
 
@@ -146,11 +147,7 @@ def run_oneshot(image: str, arch: str | None, authfile: str | None, command: tup
     name = f"crossbox-run-{secrets.token_hex(4)}"
     spec = build_spec(target, name, identity, log_level, state_dir=None)
     pull.ensure_image(target, authfile=authfile, assume_yes=assume_yes)
-    try:
-        cwd = os.getcwd()
-    except OSError:
-        cwd = identity.home
-    workdir, _ = execargs.choose_workdir(cwd, identity.shared_dirs(), identity.default_workdir())
+    workdir = _workdir(identity, name, warn=False)
     args = ["podman", "run", "--rm", "--interactive", "--detach-keys", ""]
     if sys.stdin.isatty():
         args.append("--tty")

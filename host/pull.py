@@ -91,7 +91,8 @@ def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> Non
         manifest = skopeo.inspect(ref, target.arch.oci, target.arch.variant, authfile)
     verify_manifest(target, manifest)
     if not assume_yes:
-        size = skopeo.download_size(ref, manifest, target.arch.oci, target.arch.variant, authfile)
+        size = skopeo.download_size(ref, target.remote.repository, manifest, target.arch.oci,
+                                     target.arch.variant, authfile)
         shown = human_size(size) if size is not None else "size unknown"
         confirm(f"Download {ref} for {target.arch.oci} ({shown})?", assume_yes,
                 what="download the image")

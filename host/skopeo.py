@@ -80,8 +80,8 @@ def _index_entry(raw: str, arch_oci: str, variant: str | None) -> str | None:
     return None
 
 
-def download_size(ref: str, manifest: ManifestInfo, arch_oci: str, variant: str | None,
-                  authfile: str | None) -> int | None:
+def download_size(ref: str, repository: str, manifest: ManifestInfo, arch_oci: str,
+                  variant: str | None, authfile: str | None) -> int | None:
     """The compressed size of the selected manifest's layers.
 
     skopeo 1.9 (Debian 12) prints no LayersData, so the manifest is then read raw:
@@ -89,7 +89,6 @@ def download_size(ref: str, manifest: ManifestInfo, arch_oci: str, variant: str 
     """
     if manifest.layer_sizes:
         return manifest.download_size
-    repository = ref.rsplit(":", 1)[0] if ref.rfind(":") > ref.rfind("/") else ref
     try:
         raw = inspect_raw(f"{repository}@{manifest.digest}" if manifest.digest else ref, authfile)
         sizes = layer_sizes_of_manifest(raw)

@@ -17,6 +17,7 @@ from pathlib import Path
 from . import images, sh
 from .faultproxy import FaultProxy
 from .registry import Registry
+from .terminal import Terminal
 
 REPO = Path(__file__).resolve().parents[2]
 TESTER = os.environ.get("CROSSBOX_TEST_USER", "tester")
@@ -113,6 +114,14 @@ class Bed:
             extra = {**self.podman_env(), **(env or {})}
             return [*self.tester.env(extra), "/usr/bin/python3", "-m", "crossbox.host", *args]
         return [sys.executable, "-m", "crossbox.host", *args]
+
+    def terminal(self, args: Sequence[str], *, rootless: bool = False,
+                 env: Mapping[str, str] | None = None) -> Terminal:
+        """crossbox on a pseudo-terminal: rootful with root_env(env), rootless as the test user."""
+        if rootless:
+            assert self.tester is not None
+            return Terminal(self.crossbox_argv(args, rootless=True), None, self.tester.home)
+        return Terminal(self.crossbox_argv(args), self.root_env(env))
 
     def podman(self, args: Sequence[str], *, rootless: bool = False,
                check: bool = False) -> subprocess.CompletedProcess[str]:

@@ -135,27 +135,34 @@ def host_binfmt_for_build(qemu: str) -> Iterator[None]:
             sh.run(["umount", BINFMT], check=False)
 
 
-def debian_arm64_rootfs() -> Path:
-    """A real Debian bookworm arm64 root file system with bash, sudo and passwd."""
+def _mmdebstrap_arm64(packages: tuple[str, ...], key_version: str, name: str, build: bool = True) -> Path | None:
+    """A cached Debian arm64 minbase root file system with these packages (None: not built)."""
     mm_version = sh.run(["mmdebstrap", "--version"]).stdout.strip()
-    key_src = json.dumps([DEBIAN_SUITE, "arm64", DEBIAN_PACKAGES, mm_version, "v1"])
+    key_src = json.dumps([DEBIAN_SUITE, "arm64", packages, mm_version, key_version])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
-    out = cache_dir() / f"debian-{DEBIAN_SUITE}-arm64-{key}.tar"
-    if out.exists():
-        return out
+    out = cache_dir() / f"debian-{DEBIAN_SUITE}-{name}-{key}.tar"
+    if out.exists() or not build:
+        return out if out.exists() else None
     partial = out.with_suffix(".partial.tar")
     qemu = shutil.which("qemu-aarch64-static") or "/usr/bin/qemu-aarch64-static"
     with host_binfmt_for_build(qemu):
         sh.run(
             [
                 "mmdebstrap", "--mode=root", "--arch=arm64", "--variant=minbase",
-                f"--include={','.join(DEBIAN_PACKAGES)}",
+                f"--include={','.join(packages)}",
                 "--customize-hook=chroot \"$1\" sh -c 'rm -f /etc/machine-id /var/lib/dbus/machine-id'",
                 "--quiet", DEBIAN_SUITE, str(partial),
             ],
             capture=False,
         )
     partial.rename(out)
+    return out
+
+
+def debian_arm64_rootfs() -> Path:
+    """A real Debian bookworm arm64 root file system with bash, sudo and passwd."""
+    out = _mmdebstrap_arm64(DEBIAN_PACKAGES, "v1", "arm64")
+    assert out is not None
     return out
 
 
@@ -185,23 +192,4 @@ def debian_arm64_python_rootfs(build: bool = True) -> Path | None:
     scripts byte-compile the standard library under qemu: 3 to 5 minutes here).
     With build=False: the cached one, or None.
     """
-    mm_version = sh.run(["mmdebstrap", "--version"]).stdout.strip()
-    key_src = json.dumps([DEBIAN_SUITE, "arm64", DEBIAN_PYTHON_PACKAGES, mm_version, "python-v1"])
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
-    out = cache_dir() / f"debian-{DEBIAN_SUITE}-arm64-python-{key}.tar"
-    if out.exists() or not build:
-        return out if out.exists() else None
-    partial = out.with_suffix(".partial.tar")
-    qemu = shutil.which("qemu-aarch64-static") or "/usr/bin/qemu-aarch64-static"
-    with host_binfmt_for_build(qemu):
-        sh.run(
-            [
-                "mmdebstrap", "--mode=root", "--arch=arm64", "--variant=minbase",
-                f"--include={','.join(DEBIAN_PYTHON_PACKAGES)}",
-                "--customize-hook=chroot \"$1\" sh -c 'rm -f /etc/machine-id /var/lib/dbus/machine-id'",
-                "--quiet", DEBIAN_SUITE, str(partial),
-            ],
-            capture=False,
-        )
-    partial.rename(out)
-    return out
+    return _mmdebstrap_arm64(DEBIAN_PYTHON_PACKAGES, "python-v1", "arm64-python", build)

@@ -52,6 +52,14 @@ def rootless(mode: str) -> bool:
 
 
 @pytest.fixture
+def box(bed: Bed, rootless: bool, name: str) -> Iterator[str]:
+    """A container name, whose container (crossbox's or not) is removed after the test."""
+    yield name
+    bed.crossbox(["rm", "--force", name], rootless=rootless)
+    bed.podman(["rm", "-f", name], rootless=rootless)
+
+
+@pytest.fixture
 def name(bed: Bed) -> str:
     """A container name unique to this test and to this bed (concurrent runs do not collide)."""
     return f"{bed.name_prefix}{uuid.uuid4().hex[:8]}"

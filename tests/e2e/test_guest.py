@@ -9,14 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 from bed.bed import Bed
-from bed.terminal import Terminal
-
-
-@pytest.fixture
-def box(bed: Bed, rootless: bool, name: str) -> Iterator[str]:
-    yield name
-    bed.crossbox(["rm", "--force", name], rootless=rootless)
-    bed.podman(["rm", "-f", name], rootless=rootless)
 
 
 def make(bed: Bed, rootless: bool, box: str, image: str, arch: str = "arm64") -> None:
@@ -112,9 +104,7 @@ def test_agent_refuses_the_host_user_namespace(bed: Bed, rootful_box: str) -> No
 
 def test_enter_gives_an_interactive_shell_through_a_terminal(bed: Bed, rootless: bool, box: str) -> None:
     make(bed, rootless, box, "bb-ppc64le", arch="ppc64le")
-    env = None if rootless else bed.root_env({"TERM": "dumb"})
-    term = Terminal(bed.crossbox_argv(["enter", box], rootless=rootless), env,
-                    bed.tester.home if rootless and bed.tester else None)
+    term = bed.terminal(["enter", box], rootless=rootless, env={"TERM": "dumb"})
     try:
         term.expect(r"[$#] ")
         term.send("uname -m; tty; exit 3\n")

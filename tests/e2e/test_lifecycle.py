@@ -4,21 +4,12 @@ rootful (--userns=auto) and rootless (--userns keep-id)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from bed.bed import Bed
-from bed.terminal import Terminal
 
 FOREIGN = [("arm64", "bb-arm64", "aarch64"), ("ppc64le", "bb-ppc64le", "ppc64le"),
            ("s390x", "bb-s390x", "s390x")]
-
-
-@pytest.fixture
-def box(bed: Bed, rootless: bool, name: str) -> Iterator[str]:
-    yield name
-    bed.crossbox(["rm", "--force", name], rootless=rootless)
-    bed.podman(["rm", "-f", name], rootless=rootless)
 
 
 def image_arch(bed: Bed, ref: str, rootless: bool) -> str | None:
@@ -40,9 +31,7 @@ def test_life_cycle_create_run_list_rm_rmi(bed: Bed, rootless: bool, box: str, a
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == machine
 
-    term = Terminal(bed.crossbox_argv(["enter", box], rootless=rootless),
-                    None if rootless else bed.root_env({"TERM": "dumb"}),
-                    bed.tester.home if rootless and bed.tester else None)
+    term = bed.terminal(["enter", box], rootless=rootless, env={"TERM": "dumb"})
     try:
         term.expect(r"[$#] ")
         term.send("echo in-$(uname -m)-box; exit\n")
@@ -146,9 +135,7 @@ def test_architecture_missing_from_index_lists_what_it_has(bed: Bed, rootless: b
 def test_create_asks_before_downloading_and_shows_the_size(bed: Bed, rootless: bool, box: str) -> None:
     ref = bed.images["multi"]
     bed.podman(["rmi", "--force", f"{ref}-ppc64le"], rootless=rootless)
-    term = Terminal(bed.crossbox_argv(["create", "--arch", "ppc64le", "-i", ref, box], rootless=rootless),
-                    None if rootless else bed.root_env(),
-                    bed.tester.home if rootless and bed.tester else None)
+    term = bed.terminal(["create", "--arch", "ppc64le", "-i", ref, box], rootless=rootless)
     try:
         term.expect(r"Download .* for ppc64le \([0-9.]+ [kM]B\)\? \[y/N\]")
         term.send("y\n")
@@ -162,9 +149,7 @@ def test_create_asks_before_downloading_and_shows_the_size(bed: Bed, rootless: b
 def test_create_answered_no_downloads_nothing(bed: Bed, rootless: bool, box: str) -> None:
     ref = bed.images["nos390x"]
     bed.podman(["rmi", "--force", f"{ref}-arm64"], rootless=rootless)
-    term = Terminal(bed.crossbox_argv(["create", "--arch", "arm64", "-i", ref, box], rootless=rootless),
-                    None if rootless else bed.root_env(),
-                    bed.tester.home if rootless and bed.tester else None)
+    term = bed.terminal(["create", "--arch", "arm64", "-i", ref, box], rootless=rootless)
     try:
         term.expect(r"\[y/N\]")
         term.send("n\n")
@@ -236,9 +221,7 @@ def test_pull_shows_progress_on_a_terminal_and_plain_lines_in_a_pipe(bed: Bed, r
     assert "\x1b" not in piped.stderr + piped.stdout
     bed.crossbox(["rm", "--force", box], rootless=rootless)
     bed.podman(["rmi", "--force", f"{ref}-ppc64le"], rootless=rootless)
-    term = Terminal(bed.crossbox_argv(["-y", "create", "--arch", "ppc64le", "-i", ref, box], rootless=rootless),
-                    None if rootless else bed.root_env(),
-                    bed.tester.home if rootless and bed.tester else None)
+    term = bed.terminal(["-y", "create", "--arch", "ppc64le", "-i", ref, box], rootless=rootless)
     try:
         assert term.wait() == 0, term.text
     finally:
