@@ -52,7 +52,7 @@ dist: venv ## the sdist and the wheel, in DISTDIR (default dist)
 deb: ## (Debian, build tools from tests/setup-debian.sh) the .deb, in DISTDIR (default dist)
 	packaging/build-deb.sh $(DISTDIR)
 
-check: lint test-unit test-e2e ## lint, then all tests: unit, then end to end (needs root)
+check: setup lint test-unit test-e2e ## lint, then all tests: unit, then end to end (needs root)
 
 test-unit: venv ## the fast unit suite (no podman, no root)
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
