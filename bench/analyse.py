@@ -4,8 +4,8 @@
 
 On a test bed and in the benchmark's own storage, like `make bench`, it times
 (interleaved, medians of N rounds) the pieces of the missed cases: the launcher's
-start-up and imports, a prototype hot path for `crossbox run` that skips
-argparse, the guest agent's boot imports, the podman and skopeo calls inside
+start-up and imports, crossbox's hot path for `crossbox run` (cli.hot_session,
+which skips argparse) piece by piece, the guest agent's boot imports, the podman and skopeo calls inside
 `crossbox create` (through PATH shims that log each call's wall time), and
 `podman start` of a crossbox container against a plain one. Nothing here
 changes crossbox; it only runs it.
@@ -68,10 +68,10 @@ def launcher(bench: Bench, rounds: int, box: str) -> None:
         "+ import typing": "import typing",
         "+ import subprocess": "import subprocess",
         "+ import crossbox.host.cli": "import crossbox.host.cli",
-        "+ cli.build_parser()": "from crossbox.host.cli import build_parser; build_parser()",
-        "+ import cli, enter (run's hot path)": "import crossbox.host.cli, crossbox.host.enter",
-        "+ import cli, create": "import crossbox.host.cli, crossbox.host.create",
-        "+ import cli, listing": "import crossbox.host.cli, crossbox.host.listing",
+        "+ parser.build_parser()": "from crossbox.host.parser import build_parser; build_parser()",
+        "+ import cli, commands.run (the hot path)": "import crossbox.host.cli, crossbox.host.commands.run",
+        "+ import cli, commands.create": "import crossbox.host.cli, crossbox.host.commands.create",
+        "+ import cli, commands.list": "import crossbox.host.cli, crossbox.host.commands.list",
         "+ import elftools.elf.elffile": "import elftools.elf.elffile",
         "+ import structlog": "import structlog",
     }
@@ -80,8 +80,8 @@ def launcher(bench: Bench, rounds: int, box: str) -> None:
     show("launcher start-up and imports (python of the real install)", interleaved(cmds, env, bench.cwd, rounds),
          "python -c pass")
 
-    # crossbox's own hot path (cli.hot_session -> enter.exec_if_ready) with less and less around it.
-    hot = f"from crossbox.host.enter import exec_if_ready; exec_if_ready({box!r}, ['true'])"
+    # crossbox's own hot path (cli.hot_session -> commands.run.exec_if_ready) with less and less around it.
+    hot = f"from crossbox.host.commands.run import exec_if_ready; exec_if_ready({box!r}, ['true'])"
     cmds = {
         "podman exec BOX true": ["podman", "exec", box, "true"],
         "podman exec, crossbox's arguments": [*(bench.podman_argv_of(bench.store, "] exec ", "run", "-c", box, "true")

@@ -11,9 +11,9 @@ one non-blocking flock and no podman call.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 
+from crossbox.shared import locks
 from crossbox.shared.contract import ALIVE_LOCK, READY_ERROR, READY_FIFO, READY_OK, STATE_DIR
 
 from . import log
@@ -45,12 +45,9 @@ class Readiness:
     def hold_alive(self) -> None:
         path = os.path.join(self.state_dir, ALIVE_LOCK)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self.alive_fd = locks.acquire(path, shared=True, mode=0o644)
         except OSError as exc:
             log.debug("no alive lock", path=path, error=exc.strerror)
-            return
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        self.alive_fd = fd
 
     def ready(self, **timing: float) -> None:
         self.hold_alive()

@@ -8,12 +8,12 @@ the shadow tools take. Every step is idempotent: a second run writes nothing.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
 import time
 from collections.abc import Iterator
 
+from crossbox.shared import locks
 from crossbox.shared.contract import User
 
 from . import log
@@ -78,12 +78,9 @@ def _write_if_changed(path: str, lines: list[str], mode: int) -> bool:
 
 @contextlib.contextmanager
 def passwd_lock(etc: str = "/etc") -> Iterator[None]:
-    fd = os.open(os.path.join(etc, ".pwd.lock"), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.lockf(fd, fcntl.LOCK_EX)
+    """The lock lckpwdf(3) and the shadow tools take (a POSIX record lock on .pwd.lock)."""
+    with locks.locked(os.path.join(etc, ".pwd.lock"), posix=True):
         yield
-    finally:
-        os.close(fd)
 
 
 def choose_shell(wanted: str) -> str:

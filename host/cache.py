@@ -18,12 +18,11 @@ from typing import Any
 from crossbox.shared.version import VERSION
 
 from . import log
-
-CACHE_ENV = "CROSSBOX_NO_CACHE"
+from .settings import current as settings
 
 
 def cache_path() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = settings().cache_home or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "crossbox", "probes.json")
 
 
@@ -65,7 +64,7 @@ def _store(data: dict[str, Any]) -> None:
 
 def cached(key: str, paths: list[str], compute: Callable[[], Any]) -> Any:
     """compute(), or its stored result while none of ``paths`` has changed."""
-    if os.environ.get(CACHE_ENV):
+    if settings().no_cache:
         return compute()
     stamp = _stamp(paths)
     data = _load()

@@ -12,11 +12,11 @@ from crossbox.shared import binfmt
 from crossbox.shared.arch import Arch, host_arch
 
 from . import emulator
-from .errors import HostNotReady
+from .errors import HostNotReady, doctor_hint
+from .identity import rootless as is_rootless
 from .osrelease import OsRelease, package_install_hint, qemu_install_hint, read_os_release
 
 MIN_KERNEL = (6, 7)
-KERNEL_RELEASE_SEAM = "CROSSBOX_TEST_KERNEL_RELEASE"  # tests only: pretend another kernel
 
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 
@@ -36,7 +36,9 @@ class Check:
 
 
 def kernel_release() -> str:
-    return os.environ.get(KERNEL_RELEASE_SEAM) or os.uname().release
+    from .settings import current as settings
+
+    return settings().test_kernel_release or os.uname().release
 
 
 def parse_kernel_version(release: str) -> tuple[int, int]:
@@ -195,7 +197,7 @@ def host_binfmt_entries(root: str = binfmt.BINFMT_ROOT) -> Check:
 
 
 def run_all(arches: list[Arch], rootless: bool | None = None) -> list[Check]:
-    rootless = (os.geteuid() != 0) if rootless is None else rootless
+    rootless = is_rootless() if rootless is None else rootless
     osr = read_os_release()
     host = host_arch()
     foreign = [a for a in arches if a != host]
@@ -238,11 +240,11 @@ def require_foreign_ready(arch: Arch) -> emulator.Emulator:
     osr = read_os_release()
     kernel = check_kernel()
     if kernel.status == FAIL:
-        raise HostNotReady(kernel.message, f"{kernel.hint}; run `crossbox doctor --arch {arch.oci}` for details")
+        raise HostNotReady(kernel.message, f"{kernel.hint}; {doctor_hint(arch.oci)}")
     try:
         return emulator.locate_cached(arch)
     except emulator.EmulatorProblem as exc:
         raise HostNotReady(
             str(exc),
-            f"{qemu_install_hint(arch, osr)}; run `crossbox doctor --arch {arch.oci}` for details",
+            f"{qemu_install_hint(arch, osr)}; {doctor_hint(arch.oci)}",
         ) from None

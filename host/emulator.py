@@ -76,7 +76,7 @@ def check_file(path: str, arch: Arch, host: Arch | None = None) -> Emulator:
                 )
             elf = ELFFile(f)
             machine_ok = (
-                elf.header["e_machine"] == _elftools_machine(host)
+                elf.header["e_machine"] == host.elf_machine
                 and elf.elfclass == host.elf_class
                 and elf.little_endian == (host.byteorder == "little")
             )
@@ -108,24 +108,6 @@ def check_file(path: str, arch: Arch, host: Arch | None = None) -> Emulator:
     except OSError as exc:
         raise EmulatorProblem(f"{name} at {path} cannot be read: {exc.strerror}", path) from None
     return Emulator(arch=arch, path=path, real_path=real)
-
-
-# pyelftools names machines by their ELF constant names.
-_MACHINE_NAMES = {
-    3: "EM_386",
-    8: "EM_MIPS",
-    21: "EM_PPC64",
-    22: "EM_S390",
-    40: "EM_ARM",
-    62: "EM_X86_64",
-    183: "EM_AARCH64",
-    243: "EM_RISCV",
-    258: "EM_LOONGARCH",
-}
-
-
-def _elftools_machine(arch: Arch) -> str:
-    return _MACHINE_NAMES[arch.e_machine]
 
 
 def locate(arch: Arch, path_env: str | None = None) -> Emulator:

@@ -1,26 +1,12 @@
-"""The one exception type for expected failures, and the exit statuses it maps to.
+"""The one exception type for expected failures, the exit statuses, and each message once.
 
-Exit statuses (also in the README and crossbox(1)):
+The exit statuses are declared once, in ``EXIT_STATUSES``: the README's table
+and crossbox(1) are checked against it by the unit suite (and the man page is
+generated from it). ``run`` and ``enter`` follow Toolbx instead (``RUN_STATUSES``).
 
-====  ===========================================================
-0     success
-1     a check failed (``doctor``)
-2     usage error (bad option or argument)
-3     invalid input (architecture, image reference, container name, file)
-4     the host lacks something (emulator, kernel, podman, skopeo, ids)
-5     no such container or image
-6     conflict (already exists, still running, in use)
-7     registry or pull failure (missing architecture, wrong architecture,
-      unreachable registry, unknown tag)
-8     declined (answered no, or no terminal to ask on and no ``-y``)
-9     the container did not become ready (guest agent failed or timed out)
-10    podman failed in a way crossbox does not know
-130   interrupted (SIGINT); 143 terminated (SIGTERM)
-====  ===========================================================
-
-``run`` and ``enter`` follow Toolbx instead: the command's own status, 125
-when crossbox or podman failed, 126 when the command cannot be executed, 127
-when it is not found.
+Messages that several verbs give are written once, as constructors below
+(``container_not_found()``, ``doctor_hint()``, ...): toolbox's habit of
+"each user-facing message written once".
 """
 
 from __future__ import annotations
@@ -45,6 +31,39 @@ class Exit(IntEnum):
     COMMAND_NOT_FOUND = 127
     INTERRUPTED = 130
     TERMINATED = 143
+
+
+# (statuses, meaning): the table of the README and of crossbox(1).
+EXIT_STATUSES: tuple[tuple[tuple[Exit, ...], str], ...] = (
+    ((Exit.OK,), "success"),
+    ((Exit.CHECK_FAILED,), "`doctor`: a check failed"),
+    ((Exit.USAGE,), "usage error"),
+    ((Exit.INVALID_INPUT,),
+     "invalid input (architecture, image reference, container name, authfile, setting, configuration)"),
+    ((Exit.HOST_NOT_READY,), "the host lacks something (emulator, kernel, podman, skopeo, ids, space)"),
+    ((Exit.NOT_FOUND,), "no such container or image"),
+    ((Exit.CONFLICT,), "conflict (already exists, running, in use)"),
+    ((Exit.REGISTRY,), "registry or pull failure (missing or wrong architecture, unknown tag, unreachable)"),
+    ((Exit.DECLINED,), "declined (answered no, or no terminal to ask on and no `-y`)"),
+    ((Exit.GUEST_FAILED,), "the container did not become ready"),
+    ((Exit.TOOL_FAILED,), "podman failed in a way crossbox does not know"),
+    ((Exit.INTERRUPTED, Exit.TERMINATED), "interrupted by SIGINT, SIGTERM"),
+)
+
+# `run` and `enter` (as Toolbx): the command's own status, or one of these.
+RUN_STATUSES: tuple[tuple[tuple[Exit, ...], str], ...] = (
+    ((Exit.RUN_FAILED,), "crossbox or podman failed"),
+    ((Exit.CANNOT_EXECUTE,), "the command cannot be executed"),
+    ((Exit.COMMAND_NOT_FOUND,), "the command is not found"),
+)
+
+
+def exit_table_markdown() -> str:
+    """The README's table."""
+    rows = ["| status | meaning |", "|---|---|"]
+    for statuses, meaning in EXIT_STATUSES:
+        rows.append(f"| {', '.join(str(int(s)) for s in statuses)} | {meaning} |")
+    return "\n".join(rows)
 
 
 class CrossboxError(Exception):
@@ -103,7 +122,7 @@ class ToolMissing(HostNotReady):
         message = f"{tool} was not found on PATH"
         if why:
             message += f"; it is needed {why}"
-        super().__init__(message, hint or f"install {tool}, then run `crossbox doctor` for details")
+        super().__init__(message, hint or f"install {tool}, then {doctor_hint()}")
         self.tool = tool
 
 
@@ -122,6 +141,41 @@ class ToolError(CrossboxError):
             + (f": {last}" if last else "")
         )
 
+
+# -- messages written once ------------------------------------------------------------------
+
+def doctor_hint(arch_oci: str | None = None) -> str:
+    return f"run `crossbox doctor{f' --arch {arch_oci}' if arch_oci else ''}` for details"
+
+
+def recreate_hint(name: str) -> str:
+    return f"recreate it: crossbox rm {name} && crossbox create ..."
+
+
+def container_not_found(name: str) -> NotFound:
+    return NotFound(f"container {name} not found",
+                    f"create it with `crossbox create {name}` or list them with `crossbox list`")
+
+
+def image_not_found(name: str) -> NotFound:
+    return NotFound(f"image {name} not found", "list the images with `crossbox list --images`")
+
+
+def not_crossbox(name: str) -> InvalidInput:
+    return InvalidInput(f"container {name} was not made by crossbox",
+                        "use podman directly for it, or create one with `crossbox create`")
+
+
+def already_exists(name: str) -> Conflict:
+    return Conflict(f"container {name} already exists",
+                    f"enter it with `crossbox enter {name}`, or remove it with `crossbox rm {name}`")
+
+
+def container_running(name: str) -> Conflict:
+    return Conflict(f"container {name} is running", "stop it first, or use --force to stop and remove it")
+
+
+# -- reading tools' error output ------------------------------------------------------------
 
 def _logrus_message(line: str) -> str:
     """`time="..." level=fatal msg="Error fetching blob: ..."` -> `Error fetching blob: ...`."""

@@ -26,7 +26,7 @@ from crossbox.shared import contract
 
 from .errors import HostNotReady
 
-GUEST_PYTHON_ENV = "CROSSBOX_GUEST_PYTHON"  # use another host interpreter for the agent
+GUEST_PYTHON_ENV = "CROSSBOX_GUEST_PYTHON"  # use another host interpreter for the agent (settings.py)
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,9 @@ def _package_dir(module: str) -> str:
 
 def base_interpreter() -> tuple[str, str]:
     """The interpreter and prefix running crossbox, outside any virtual environment."""
-    override = os.environ.get(GUEST_PYTHON_ENV)
+    from .settings import current as settings
+
+    override = settings().guest_python
     if override:
         python = os.path.realpath(override)
         prefix = os.path.dirname(os.path.dirname(python))

@@ -8,7 +8,6 @@ that will be printed.
 
 from __future__ import annotations
 
-import os
 import sys
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
@@ -34,7 +33,9 @@ def enabled(level: str) -> bool:
 def use_colour(stream: Any = None) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     stream = stream or sys.stderr
-    if os.environ.get("NO_COLOR"):
+    from .settings import current as settings
+
+    if settings().no_color:
         return False
     try:
         return bool(stream.isatty())

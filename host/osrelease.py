@@ -1,26 +1,11 @@
-"""The host's os-release, and package names per distribution for hints."""
+"""The host's os-release (through the standard library), and package names per distribution."""
 
 from __future__ import annotations
 
-import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from crossbox.shared.arch import Arch
-
-OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
-
-# Fedora splits qemu-user-static per target family.
-FEDORA_QEMU_PACKAGE = {
-    "x86_64": "qemu-user-static-x86",
-    "i386": "qemu-user-static-x86",
-    "aarch64": "qemu-user-static-aarch64",
-    "arm": "qemu-user-static-arm",
-    "ppc64le": "qemu-user-static-ppc",
-    "s390x": "qemu-user-static-s390x",
-    "riscv64": "qemu-user-static-riscv",
-    "mips64el": "qemu-user-static-mips",
-    "loongarch64": "qemu-user-static-loongarch64",
-}
 
 
 @dataclass(frozen=True)
@@ -29,6 +14,16 @@ class OsRelease:
     id_like: tuple[str, ...] = ()
     version_id: str = ""
     version_codename: str = ""
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> OsRelease:
+        """From what ``platform.freedesktop_os_release()`` returns."""
+        return cls(
+            id=values.get("ID", "").lower(),
+            id_like=tuple(values.get("ID_LIKE", "").lower().split()),
+            version_id=values.get("VERSION_ID", ""),
+            version_codename=values.get("VERSION_CODENAME", ""),
+        )
 
     def family(self) -> str:
         """One of fedora, debian, arch, suse, or the plain ID."""
@@ -44,38 +39,18 @@ class OsRelease:
         return self.id
 
 
-def parse_os_release(text: str) -> OsRelease:
-    values: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        try:
-            parts = shlex.split(value)
-        except ValueError:
-            continue
-        values[key] = parts[0] if parts else ""
-    return OsRelease(
-        id=values.get("ID", "").lower(),
-        id_like=tuple(values.get("ID_LIKE", "").lower().split()),
-        version_id=values.get("VERSION_ID", ""),
-        version_codename=values.get("VERSION_CODENAME", ""),
-    )
-
-
 def read_os_release() -> OsRelease:
-    for path in OS_RELEASE_PATHS:
-        try:
-            with open(path, encoding="utf-8") as f:
-                return parse_os_release(f.read())
-        except OSError:
-            continue
-    return OsRelease()
+    """/etc/os-release, else /usr/lib/os-release; empty when neither can be read."""
+    import platform
+
+    try:
+        return OsRelease.from_mapping(platform.freedesktop_os_release())
+    except OSError:
+        return OsRelease()
 
 
 def qemu_install_hint(arch: Arch, osr: OsRelease) -> str:
-    fedora = f"dnf install {FEDORA_QEMU_PACKAGE.get(arch.name, 'qemu-user-static')}"
+    fedora = f"dnf install {arch.fedora_qemu_package}"
     by_family = {
         "fedora": fedora,
         "debian": "apt-get install qemu-user-static",

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
-import subprocess
 import sys
 
-from crossbox.shared.arch import Arch, from_oci
+from crossbox.shared.arch import Arch, from_oci, platform_text
 
-from . import log, podman, progress, skopeo
+from . import log, progress
 from .errors import Conflict, CrossboxError, Interrupted, RegistryError
 from .images import Target
 from .prompt import confirm
-from .run import missing, spawn
 from .signals import deferred
+from .tools import podman, skopeo
+from .tools.runner import DEVNULL, PIPE, missing, spawn
 
 
 def human_size(size: int) -> str:
@@ -44,7 +43,7 @@ def check_local(target: Target) -> podman.ImageInfo | None:
         return None
     got = _arch_of(info)
     if got != target.arch:
-        shown = info.architecture + (f"/{info.variant}" if info.variant else "")
+        shown = platform_text(info.architecture, info.variant)
         raise Conflict(
             f"the local image {target.local} is for {shown}, but {target.arch.oci} was requested",
             f"remove it with `crossbox rmi {target.local}` or ask for --arch {info.architecture}",
@@ -75,7 +74,7 @@ def _pull_native(target: Target, authfile: str | None, assume_yes: bool) -> None
 def verify_manifest(target: Target, manifest: skopeo.ManifestInfo) -> None:
     got = from_oci(manifest.architecture, manifest.variant or None)
     if got != target.arch:
-        shown = manifest.architecture + (f"/{manifest.variant}" if manifest.variant else "")
+        shown = platform_text(manifest.architecture, manifest.variant)
         raise RegistryError(
             f"{target.remote} is a single-architecture image for {shown}, "
             f"but {target.arch.oci} was requested",
@@ -114,22 +113,13 @@ def copy(target: Target, authfile: str | None) -> None:
                             quiet=not interactive)
     if not interactive:
         progress.line(f"Pulling {ref} for {target.arch.oci} into {local}")
-    proc = spawn(argv, stdin=subprocess.DEVNULL,
-                 stdout=None if interactive else subprocess.DEVNULL,
-                 stderr=None if interactive else subprocess.PIPE,
-                 start_new_session=True)
     try:
-        _, err = proc.communicate()
+        with spawn(argv, stdout=None if interactive else DEVNULL, stderr=None if interactive else PIPE,
+                   new_session=True, pdeathsig=True) as proc:
+            _, err = proc.communicate()
     except BaseException as exc:
-        # SIGINT or SIGTERM reached crossbox: stop skopeo, then leave nothing behind.
+        # SIGINT or SIGTERM reached crossbox: the runner stopped skopeo; leave nothing behind.
         with deferred():
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
             _remove_partial(local)
         if isinstance(exc, KeyboardInterrupt | Interrupted):
             raise Interrupted(f"the pull of {ref} was interrupted; nothing was kept",

@@ -1,9 +1,9 @@
 """Write the generated files of packaging/: the man pages and the shell completion scripts.
 
-Both come from the one argparse definition, `crossbox.host.cli.build_parser()`:
+Both come from the one argparse definition, `crossbox.host.parser.build_parser()`:
 the man pages through argparse-manpage plus the written sections in
 `man/include/PAGE.include` (argparse-manpage's include format), the completion
-scripts through `crossbox.host.completion` (shtab), exactly as
+scripts through `crossbox.host.commands.completion` (shtab), exactly as
 `crossbox completion SHELL` prints them. They are committed, so that the
 Debian and RPM builds need neither library; a unit test fails when they are
 stale. Do not edit them by hand:
@@ -46,30 +46,29 @@ def release_date() -> str:
 
 def _roff(text: str) -> str:
     text = text.replace("\\", "\\\\").replace("-", "\\-")
-    return re.sub(r"``([^`]+)``", r"\\fB\1\\fR", text)
+    return re.sub(r"``([^`]+)``|`([^`]+)`", lambda m: f"\\fB{m.group(1) or m.group(2)}\\fR", text)
 
 
 def exit_status_roff() -> str:
-    """The exit statuses table of crossbox.host.errors (its docstring) as a roff list."""
+    """The exit statuses (crossbox.host.errors.EXIT_STATUSES and RUN_STATUSES) as a roff list."""
     from crossbox.host import errors
 
-    doc = errors.__doc__ or ""
-    lines = doc.splitlines()
-    rules = [i for i, line in enumerate(lines) if re.fullmatch(r"=+\s+=+", line.strip())]
-    if len(rules) != 2:
-        raise ValueError("crossbox.host.errors' docstring lost its exit statuses table")
-    rows: list[list[str]] = []
-    for line in lines[rules[0] + 1:rules[1]]:
-        if m := re.match(r"(\d+)\s+(.*)", line):
-            rows.append([m.group(1), m.group(2).strip()])
-        elif line.strip() and rows:
-            rows[-1][1] += " " + line.strip()
     out = []
-    for status, meaning in rows:
-        out += [".TP", f".B {status}", _roff(meaning)]
-    after = " ".join(line.strip() for line in lines[rules[1] + 1:] if line.strip())
-    if after:
-        out += [".PP", _roff(after)]
+    for statuses, meaning in errors.EXIT_STATUSES:
+        out += [".TP", f".B {', '.join(str(int(s)) for s in statuses)}", _roff(meaning)]
+    run = "; ".join(f"{', '.join(str(int(s)) for s in statuses)} when {meaning}"
+                    for statuses, meaning in errors.RUN_STATUSES)
+    out += [".PP", _roff(f"``run`` and ``enter`` follow Toolbx instead: the command's own status; {run}.")]
+    return "\n".join(out)
+
+
+def environment_roff() -> str:
+    """The environment variables crossbox reads (crossbox.host.settings.SETTINGS) as a roff list."""
+    from crossbox.host import settings
+
+    out = []
+    for setting in settings.documented():
+        out += [".TP", f".B {setting.env}", _roff(setting.help[0].upper() + setting.help[1:] + ".")]
     return "\n".join(out)
 
 
@@ -112,12 +111,13 @@ def _page(parser: argparse.ArgumentParser, name: str, summary: str, version: str
         page.synopsis = [" ".join(usage[:2]), *usage[2:]]
     if name == "crossbox":
         page.add_section("exit status", ">", "\n" + exit_status_roff())
+        page.add_section("environment", ">", "\n" + environment_roff())
     return str(page)
 
 
 def man_pages() -> dict[str, str]:
     """crossbox.1 and crossbox-COMMAND.1 for each public command, by file name."""
-    from crossbox.host.cli import build_parser
+    from crossbox.host.parser import build_parser
     from crossbox.shared.version import VERSION
 
     date = release_date()
@@ -135,7 +135,7 @@ def man_pages() -> dict[str, str]:
 
 
 def completion_scripts() -> dict[str, str]:
-    from crossbox.host.completion import script
+    from crossbox.host.commands.completion import script
 
     return {COMPLETION_FILES[shell]: script(shell) for shell in COMPLETION_FILES}
 

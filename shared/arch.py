@@ -22,6 +22,7 @@ __all__ = [
     "from_uname",
     "host_arch",
     "parse_arch",
+    "platform_text",
     "supported_names",
 ]
 
@@ -29,6 +30,12 @@ __all__ = [
 def _unescape(text: str) -> bytes:
     """Turn a shell-script string such as ``\\x7fELF\\x02`` into bytes."""
     return text.encode("ascii").decode("unicode_escape").encode("latin-1")
+
+
+def platform_text(architecture: str, variant: str | None = None, os_name: str | None = None) -> str:
+    """``[os/]architecture[/variant]``, as OCI platforms are written."""
+    text = f"{architecture}/{variant}" if variant else architecture
+    return f"{os_name}/{text}" if os_name else text
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,10 @@ class Arch:
     e_machine: int
     magic_text: str  # exactly as in qemu-binfmt-conf.sh
     mask_text: str
+    elf_machine: str  # the e_machine constant's name (as pyelftools reports it)
+    gnu_triplet: str  # GNU system type: cross tools are <triplet>-gcc, <triplet>-ld, ...
+    debian: str  # Debian's architecture name (dpkg --print-architecture)
+    fedora_qemu_package: str  # Fedora splits qemu-user-static per target family
 
     @property
     def magic(self) -> bytes:
@@ -63,7 +74,12 @@ class Arch:
     @property
     def platform(self) -> str:
         """OCI platform string, e.g. ``linux/arm/v7``."""
-        return f"linux/{self.oci}/{self.variant}" if self.variant else f"linux/{self.oci}"
+        return platform_text(self.oci, self.variant, "linux")
+
+    @property
+    def oci_platform(self) -> str:
+        """The OCI architecture with its variant, e.g. ``arm/v7`` or ``arm64``."""
+        return platform_text(self.oci, self.variant)
 
     @property
     def binfmt_name(self) -> str:
@@ -77,7 +93,7 @@ class Arch:
     def spellings(self) -> tuple[str, ...]:
         names = [self.name, self.oci, *self.unames, *self.aliases]
         if self.variant:
-            names.append(f"{self.oci}/{self.variant}")
+            names.append(self.oci_platform)
         return tuple(dict.fromkeys(n.lower() for n in names))
 
     def matches_elf(self, header: bytes) -> bool:
@@ -104,6 +120,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=62,
         magic_text=r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00",
         mask_text=r"\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine="EM_X86_64",
+        gnu_triplet="x86_64-linux-gnu",
+        debian="amd64",
+        fedora_qemu_package="qemu-user-static-x86",
     ),
     Arch(
         name="aarch64",
@@ -117,6 +137,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=183,
         magic_text=r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00",
         mask_text=r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine="EM_AARCH64",
+        gnu_triplet="aarch64-linux-gnu",
+        debian="arm64",
+        fedora_qemu_package="qemu-user-static-aarch64",
     ),
     Arch(
         name="ppc64le",
@@ -130,6 +154,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=21,
         magic_text=r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x15\x00",
         mask_text=r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\x00",
+        elf_machine="EM_PPC64",
+        gnu_triplet="powerpc64le-linux-gnu",
+        debian="ppc64el",
+        fedora_qemu_package="qemu-user-static-ppc",
     ),
     Arch(
         name="s390x",
@@ -143,6 +171,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=22,
         magic_text=r"\x7fELF\x02\x02\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x16",
         mask_text=r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff",
+        elf_machine="EM_S390",
+        gnu_triplet="s390x-linux-gnu",
+        debian="s390x",
+        fedora_qemu_package="qemu-user-static-s390x",
     ),
     Arch(
         name="riscv64",
@@ -156,6 +188,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=243,
         magic_text=r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00",
         mask_text=r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine="EM_RISCV",
+        gnu_triplet="riscv64-linux-gnu",
+        debian="riscv64",
+        fedora_qemu_package="qemu-user-static-riscv",
     ),
     Arch(
         name="arm",
@@ -169,6 +205,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=40,
         magic_text=r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00",
         mask_text=r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine="EM_ARM",
+        gnu_triplet="arm-linux-gnueabihf",
+        debian="armhf",
+        fedora_qemu_package="qemu-user-static-arm",
     ),
     Arch(
         name="i386",
@@ -182,6 +222,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=3,
         magic_text=r"\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x03\x00",
         mask_text=r"\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine="EM_386",
+        gnu_triplet="i686-linux-gnu",
+        debian="i386",
+        fedora_qemu_package="qemu-user-static-x86",
     ),
     Arch(
         name="mips64el",
@@ -195,6 +239,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=8,
         magic_text=r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x08\x00",
         mask_text=r"\xff\xff\xff\xff\xff\xff\xff\x00\x00\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine="EM_MIPS",
+        gnu_triplet="mips64el-linux-gnuabi64",
+        debian="mips64el",
+        fedora_qemu_package="qemu-user-static-mips",
     ),
     Arch(
         name="loongarch64",
@@ -208,6 +256,10 @@ ARCHITECTURES: tuple[Arch, ...] = (
         e_machine=258,
         magic_text=r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x02\x01",
         mask_text=r"\xff\xff\xff\xff\xff\xff\xff\xfc\x00\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff",
+        elf_machine="EM_LOONGARCH",
+        gnu_triplet="loongarch64-linux-gnu",
+        debian="loong64",
+        fedora_qemu_package="qemu-user-static-loongarch64",
     ),
 )
 
@@ -227,7 +279,7 @@ def supported_names() -> list[str]:
     """Canonical names with their OCI names, for help texts and errors."""
     out = []
     for arch in ARCHITECTURES:
-        oci = f"{arch.oci}/{arch.variant}" if arch.variant else arch.oci
+        oci = arch.oci_platform
         out.append(arch.name if arch.name == oci else f"{arch.name} ({oci})")
     return out
 

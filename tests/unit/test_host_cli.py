@@ -9,7 +9,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from crossbox.host import checks, cli, log
+from crossbox.host import checks, cli, log, parser
 from crossbox.shared.arch import supported_names
 
 
@@ -33,7 +33,7 @@ def test_version_prints_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--version"]) == 0  # answered before the parser is built
     assert capsys.readouterr().out == "crossbox 0.1.0\n"
     with pytest.raises(SystemExit) as done:  # argparse's own answer says the same
-        cli.build_parser().parse_args(["--version"])
+        parser.build_parser().parse_args(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out == "crossbox 0.1.0\n"
 
@@ -114,20 +114,20 @@ def test_run_status_keeps_toolbx_conventions() -> None:
 
 
 def test_parser_knows_every_verb() -> None:
-    parser = cli.build_parser()
+    p = parser.build_parser()
     for argv in (["create"], ["enter"], ["run", "true"], ["list"], ["rm", "x"], ["rmi", "x"],
                  ["doctor"]):
-        assert parser.parse_args(argv).verb == argv[0]
+        assert p.parse_args(argv).verb == argv[0]
 
 
 def test_run_keeps_the_commands_own_options() -> None:
-    args = cli.build_parser().parse_args(["run", "-c", "box", "ls", "-la", "--color=never"])
+    args = parser.build_parser().parse_args(["run", "-c", "box", "ls", "-la", "--color=never"])
     assert args.container == "box"
     assert args.command == ["ls", "-la", "--color=never"]
 
 
 def test_assumeyes_is_accepted_before_and_after_the_verb() -> None:
-    parser = cli.build_parser()
-    assert parser.parse_args(["-y", "create"]).assumeyes is True
-    assert parser.parse_args(["create", "-y"]).assumeyes is True
-    assert parser.parse_args(["create"]).assumeyes is False
+    p = parser.build_parser()
+    assert p.parse_args(["-y", "create"]).assumeyes is True
+    assert p.parse_args(["create", "-y"]).assumeyes is True
+    assert p.parse_args(["create"]).assumeyes is False

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from crossbox.host.cli import build_parser, hot_session
+from crossbox.host.cli import hot_session
+from crossbox.host.parser import build_parser
 
 
 @pytest.mark.parametrize(("argv", "expected"), [

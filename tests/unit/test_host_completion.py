@@ -1,4 +1,4 @@
-"""crossbox.host.completion: what each argument completes to, and the bash script run for real.
+"""crossbox.host.commands.completion: what each argument completes to, and the bash script run for real.
 
 bash runs the script that `crossbox completion bash` prints. Where the script
 asks crossbox for container or image names, a stand-in `crossbox` first on PATH
@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from crossbox.host import cli, completion, listing, log, podman
+from crossbox.host import cli, log, parser
+from crossbox.host.commands import completion
+from crossbox.host.commands import list as listing
+from crossbox.host.tools import podman
 from crossbox.shared.arch import ARCHITECTURES
 
 
@@ -82,13 +85,13 @@ def test_arch_words_are_every_canonical_and_oci_name() -> None:
 
 
 def test_completion_verb_offers_exactly_the_supported_shells() -> None:
-    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in parser.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     shell = next(a for a in sub.choices["completion"]._actions if a.dest == "shell")
     assert tuple(shell.choices or ()) == completion.SHELLS
 
 
 def _kinds() -> dict[tuple[str, str], str | None]:
-    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in parser.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     return {(verb, a.option_strings[-1] if a.option_strings else a.dest): completion.kind_of(verb, a)
             for verb, p in sub.choices.items() for a in p._actions}
 
@@ -168,11 +171,11 @@ def test_names_of_images_leave_out_nameless_ones(monkeypatch: pytest.MonkeyPatch
     rows = [listing.ImageRow("q.io/a:1-arm64", "arm64", 1, "x"), listing.ImageRow("<none>@0123", "arm64", 1, "y"),
             listing.ImageRow("q.io/a:1-arm64", "arm64", 1, "x")]
     monkeypatch.setattr(listing, "gather_images", lambda containers: rows)
-    assert completion.names("images") == ["q.io/a:1-arm64"]
+    assert listing.names("images") == ["q.io/a:1-arm64"]
 
 
 def test_the_names_helper_is_hidden_from_help() -> None:
-    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in parser.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert "--names" not in sub.choices["list"].format_help()
 
 
@@ -192,7 +195,7 @@ def test_a_shtab_without_fish_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_importing_the_cli_and_building_its_parser_does_not_import_shtab() -> None:
-    code = ("import sys; from crossbox.host import cli; cli.build_parser(); "
-            "print(sorted(m for m in ('shtab', 'crossbox.host.completion') if m in sys.modules))")
+    code = ("import sys; from crossbox.host import cli, parser; parser.build_parser(); "
+            "print(sorted(m for m in ('shtab', 'crossbox.host.commands.completion') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -1,16 +1,27 @@
-"""crossbox.host.osrelease: os-release parsing, distribution families and install hints."""
+"""crossbox.host.osrelease: os-release (read by the standard library), distribution families and
+install hints."""
 
 from __future__ import annotations
+
+import platform
 
 import pytest
 from crossbox.host.osrelease import (
     OsRelease,
     package_install_hint,
-    parse_os_release,
     qemu_install_hint,
     read_os_release,
 )
 from crossbox.shared.arch import parse_arch
+
+
+def parse(text: str) -> dict[str, str]:
+    """os-release text as platform.freedesktop_os_release() reads it (its own parser)."""
+    return platform._parse_os_release(text.splitlines())  # type: ignore[attr-defined,no-any-return]
+
+
+def os_release(text: str) -> OsRelease:
+    return OsRelease.from_mapping(parse(text))
 
 FEDORA = """\
 NAME="Fedora Linux"
@@ -94,20 +105,13 @@ VERSION_ID="9.5"
     (ROCKY, OsRelease("rocky", ("rhel", "centos", "fedora"), "9.5", ""), "fedora"),
 ], ids=["fedora", "debian", "ubuntu", "arch", "opensuse", "rocky"])
 def test_parse_os_release_and_family(text: str, expected: OsRelease, family: str) -> None:
-    osr = parse_os_release(text)
+    osr = os_release(text)
     assert osr == expected
     assert osr.family() == family
 
 
-def test_parse_os_release_ignores_comments_and_bad_quoting() -> None:
-    osr = parse_os_release('# ID=wrong\nID="Gentoo"\nVERSION_ID="2.17\nNAME=Gentoo\n')
-    assert osr.id == "gentoo"
-    assert osr.version_id == ""
-    assert osr.family() == "gentoo"
-
-
 def test_empty_os_release_has_no_family() -> None:
-    assert parse_os_release("") == OsRelease()
+    assert OsRelease.from_mapping({}) == OsRelease()
     assert OsRelease().family() == ""
 
 
@@ -122,7 +126,7 @@ def test_empty_os_release_has_no_family() -> None:
     (OPENSUSE, "aarch64", "install it with `zypper install qemu-linux-user`"),
 ], ids=["fedora", "fedora-arm", "fedora-ppc", "rocky", "debian", "ubuntu", "arch", "opensuse"])
 def test_qemu_install_hint_per_family(text: str, arch: str, hint: str) -> None:
-    assert qemu_install_hint(parse_arch(arch), parse_os_release(text)) == hint
+    assert qemu_install_hint(parse_arch(arch), os_release(text)) == hint
 
 
 def test_qemu_install_hint_for_an_unknown_distribution_lists_them_all() -> None:
@@ -141,17 +145,17 @@ def test_qemu_install_hint_for_an_unknown_distribution_lists_them_all() -> None:
     ("ID=gentoo\n", "install skopeo"),
 ])
 def test_package_install_hint(text: str, hint: str) -> None:
-    assert package_install_hint("skopeo", parse_os_release(text)) == hint
+    assert package_install_hint("skopeo", os_release(text)) == hint
 
 
-def test_read_os_release_falls_back_to_usr_lib(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    usr_lib = tmp_path / "os-release"
-    usr_lib.write_text(UBUNTU)
-    monkeypatch.setattr("crossbox.host.osrelease.OS_RELEASE_PATHS",
-                        (str(tmp_path / "missing"), str(usr_lib)))
-    assert read_os_release().id == "ubuntu"
+def test_read_os_release_takes_what_the_standard_library_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(platform, "freedesktop_os_release", lambda: parse(UBUNTU))
+    assert read_os_release() == OsRelease("ubuntu", ("debian",), "24.04", "noble")
 
 
-def test_read_os_release_with_no_file_is_empty(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setattr("crossbox.host.osrelease.OS_RELEASE_PATHS", (str(tmp_path / "none"),))
+def test_read_os_release_with_no_file_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> dict[str, str]:
+        raise OSError("Unable to read files /etc/os-release, /usr/lib/os-release")
+
+    monkeypatch.setattr(platform, "freedesktop_os_release", missing)
     assert read_os_release() == OsRelease()

@@ -1,4 +1,4 @@
-"""crossbox.host.podman: recorded podman 4.3.1 JSON into dataclasses, stderr into domain errors.
+"""crossbox.host.tools.podman: recorded podman 4.3.1 JSON into dataclasses, stderr into domain errors.
 
 The JSON is in tests/data/podman (see its README); the error texts are podman 4.3.1's.
 """
@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crossbox.host import podman
 from crossbox.host.errors import Conflict, NotFound, ToolError
-from crossbox.host.run import Completed
+from crossbox.host.tools import podman
+from crossbox.host.tools.runner import Completed
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "podman"
 CROSSBOX_ID = "74ea8112c119aa30c6b6d954661f9f76b51d176be36cdc4554417370e6c8ba64"
@@ -113,7 +113,7 @@ def test_parse_image_inspect_reads_variant_and_config_labels() -> None:
 
 
 class FakeRun:
-    """Stands in for crossbox.host.run.run, the one runner podman.py uses."""
+    """Stands in for crossbox.host.tools.runner.run, the one runner podman.py uses."""
 
     def __init__(self, returncode: int, stdout: str = "", stderr: str = "") -> None:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crossbox.host import skopeo
 from crossbox.host.errors import RegistryError
 from crossbox.host.images import Target, parse_image
 from crossbox.host.pull import human_size, verify_manifest
+from crossbox.host.tools import skopeo
 from crossbox.shared.arch import parse_arch
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "skopeo"

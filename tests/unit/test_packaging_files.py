@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from crossbox.host import cli
+from crossbox.host import parser
 from crossbox.host.errors import Exit
 from crossbox.shared.version import VERSION
 
@@ -57,19 +57,19 @@ def test_generated_files_are_current() -> None:
 
 def test_every_public_command_has_a_page_and_no_page_is_left_over() -> None:
     pages = {p.name for p in generate.MAN_DIR.glob("*.1")}
-    verbs = generate.commands(cli.build_parser())
+    verbs = generate.commands(parser.build_parser())
     assert pages == {"crossbox.1", *(f"crossbox-{v}.1" for v in verbs)}
     assert set(verbs) == {"create", "enter", "run", "list", "rm", "rmi", "doctor", "completion"}
 
 
 def test_every_option_in_help_is_in_the_man_page() -> None:
-    parser = cli.build_parser()
-    top = help_options(parser)
+    p = parser.build_parser()
+    top = help_options(p)
     assert {"--log-level", "--log-format", "-y", "--assumeyes", "--version"} <= top
     crossbox_1 = page_text("crossbox.1")
     for option in top:
         assert re.search(rf"\\fB{re.escape(option)}\\fR", crossbox_1), f"{option} missing from crossbox(1)"
-    for verb, (sub, _) in generate.commands(parser).items():
+    for verb, (sub, _) in generate.commands(p).items():
         text = page_text(f"crossbox-{verb}.1")
         for option in help_options(sub):
             assert re.search(rf"\\fB{re.escape(option)}\\fR", text), f"{option} missing from crossbox-{verb}(1)"
@@ -95,7 +95,7 @@ def test_man_page_renders_without_warnings(page: str) -> None:
 
 
 def test_completion_scripts_are_what_the_completion_verb_prints() -> None:
-    from crossbox.host.completion import script
+    from crossbox.host.commands.completion import script
 
     for shell, name in generate.COMPLETION_FILES.items():
         assert (generate.COMPLETION_DIR / name).read_text() == script(shell)

@@ -1,7 +1,7 @@
 """Shell completion for bash, zsh and fish, written by shtab from the one argparse definition.
 
 shtab is imported here only, when `crossbox completion SHELL` runs: the script
-is derived from `cli.build_parser()` each time, so it never drifts from the
+is derived from `parser.build_parser()` each time, so it never drifts from the
 options. What an argument completes to is decided by its destination
 (`COMPLETES`), so that `build_parser()` stays free of shell code:
 
@@ -9,17 +9,18 @@ options. What an argument completes to is decided by its destination
   into the script when it is generated (no process at tab time);
 - containers and images: the script runs `crossbox list --names containers`
   (or `images`), the hidden helper of `list`, which uses the same lookup as
-  `crossbox list` (`names()` below);
+  `crossbox list` (`commands/list.py: names()`);
 - files, for `--authfile`.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from crossbox.shared.arch import ARCHITECTURES
 
-from .errors import HostNotReady
+from ..errors import HostNotReady
 
 SHELLS = ("bash", "zsh", "fish")
 NAME_KINDS = ("containers", "images")
@@ -131,7 +132,7 @@ def script(shell: str, parser: argparse.ArgumentParser | None = None) -> str:
                            f"{shell} needs shtab >= 1.9; the crossbox packages also install the "
                            "completion scripts where each shell finds them")
     if parser is None:
-        from .cli import build_parser
+        from ..parser import build_parser
 
         parser = build_parser()
     files = {name: str(shtab.FILE.get(name, "")) for name in SHELLS}  # shtab's own file completion
@@ -140,13 +141,6 @@ def script(shell: str, parser: argparse.ArgumentParser | None = None) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def names(kind: str) -> list[str]:
-    """Container or image names, from the same lookup as `crossbox list`, for the scripts."""
-    from . import podman
-    from .listing import container_rows, gather_images
-
-    containers = podman.list_containers()
-    if kind == "containers":
-        return [row.name for row in container_rows(containers)]
-    # An image without a name is listed as <none>@ID, which no command takes.
-    return list(dict.fromkeys(row.name for row in gather_images(containers) if not row.name.startswith("<none>")))
+def main(args: argparse.Namespace) -> int:
+    sys.stdout.write(script(args.shell))
+    return 0

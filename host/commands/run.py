@@ -1,8 +1,11 @@
-"""crossbox enter and crossbox run: into a container with podman exec, or one-shot.
+"""crossbox run: a command in a container with podman exec, or in a throw-away one.
+
+`enter` is `run` of the user's login shell (as in Toolbx, where enter.go calls
+run.go's runCommand): the session code lives here and commands/enter.py calls it.
 
 The hot path (a running, ready container named on the command line) imports
-only crossbox.host.state, .execargs and .user, takes one flock and becomes
-`podman exec`.
+only crossbox.host.state, .identity and .tools.exec_args, takes one flock and
+becomes `podman exec`.
 """
 
 from __future__ import annotations
@@ -10,8 +13,14 @@ from __future__ import annotations
 import os
 import sys
 
-from . import execargs, state
-from . import user as user_mod
+from .. import identity as identity_mod
+from .. import state
+from ..tools import exec_args
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    import argparse
 
 
 class SessionRequest:
@@ -31,35 +40,26 @@ class SessionRequest:
         self.log_level = log_level
 
 
-def _workdir(identity: user_mod.Identity, name: str, *, warn: bool = True) -> str:
+def _workdir(identity: identity_mod.Identity, name: str, *, warn: bool = True) -> str:
     """The current directory when the container shares it, else home (said on stderr if warn)."""
     try:
         cwd = os.getcwd()
     except OSError:
         cwd = identity.home
-    workdir, kept = execargs.choose_workdir(cwd, identity.shared_dirs(), identity.default_workdir())
+    workdir, kept = exec_args.choose_workdir(cwd, identity.shared_dirs(), identity.default_workdir())
     if warn and not kept and identity.home_mount:
         sys.stderr.write(f"crossbox: {cwd} is not shared with container {name}; starting in {workdir}\n")
     return workdir
 
 
 def _exec(name: str, command: list[str]) -> None:
-    identity = user_mod.current()
-    args = execargs.exec_args(name, identity.name, _workdir(identity, name),
-                              command or execargs.shell_command(identity.shell),
-                              tty=sys.stdin.isatty(), environ=os.environ)
-    from . import log
+    from ..tools.runner import exec_replace
 
-    if log.enabled("debug"):
-        import shlex
-
-        log.debug("exec " + shlex.join(args))
-    try:
-        os.execvp(args[0], args)
-    except FileNotFoundError:
-        from .run import missing
-
-        raise missing(args[0]) from None
+    identity = identity_mod.current()
+    args = exec_args.exec_args(name, identity.name, _workdir(identity, name),
+                               command or exec_args.shell_command(identity.shell),
+                               tty=sys.stdin.isatty(), environ=os.environ)
+    exec_replace(args)
 
 
 def exec_if_ready(name: str, command: list[str]) -> None:
@@ -78,10 +78,10 @@ def enter_or_run(req: SessionRequest) -> int:
 
 
 def _slow_path(req: SessionRequest) -> int:
-    from . import images, session
+    from .. import images
+    from ..errors import InvalidInput, NotFound
+    from ..prompt import confirm
     from .create import CreateRequest, create, resolve_target
-    from .errors import InvalidInput, NotFound
-    from .prompt import confirm
 
     target = None
     if req.container:
@@ -95,7 +95,7 @@ def _slow_path(req: SessionRequest) -> int:
         target = resolve_target(CreateRequest(arch=req.arch, distro=req.distro, release=req.release))
         name = target.container
     try:
-        session.ensure_ready(name)
+        state.ensure_ready(name)
     except NotFound:
         if target is None:
             raise
@@ -104,7 +104,7 @@ def _slow_path(req: SessionRequest) -> int:
             # As Toolbx does: no default container, but exactly one exists: use that one.
             sys.stderr.write(f"crossbox: no container {name}; using {only}, the only crossbox container\n")
             name = only
-            session.ensure_ready(name)
+            state.ensure_ready(name)
         else:
             confirm(
                 f"No container {name} exists. Create it for {target.arch.oci} from {target.remote}?",
@@ -113,7 +113,7 @@ def _slow_path(req: SessionRequest) -> int:
             )
             create(CreateRequest(arch=target.arch.name, image=str(target.remote), name=name,
                                  assume_yes=req.assume_yes, log_level=req.log_level))
-            session.ensure_ready(name)
+            state.ensure_ready(name)
     _exec(name, list(req.command))
     raise AssertionError("exec returned")
 
@@ -124,7 +124,7 @@ def _the_only_container(req: SessionRequest) -> str | None:
     by a bare `crossbox enter` enters it."""
     if req.arch or req.distro or req.release:
         return None
-    from . import podman
+    from ..tools import podman
 
     containers = podman.list_containers()
     return containers[0].name if len(containers) == 1 else None
@@ -137,13 +137,14 @@ def run_oneshot(image: str, arch: str | None, authfile: str | None, command: tup
 
     from crossbox.shared import contract
 
-    from . import argv, pull
+    from .. import pull
+    from ..tools import create_args
+    from ..tools.runner import exec_replace
     from .create import CreateRequest, build_spec, check_authfile, resolve_target
-    from .run import exec_replace
 
     check_authfile(authfile)
     target = resolve_target(CreateRequest(arch=arch, image=image))
-    identity = user_mod.current()
+    identity = identity_mod.current()
     name = f"crossbox-run-{secrets.token_hex(4)}"
     spec = build_spec(target, name, identity, log_level, state_dir=None)
     pull.ensure_image(target, authfile=authfile, assume_yes=assume_yes)
@@ -151,6 +152,27 @@ def run_oneshot(image: str, arch: str | None, authfile: str | None, command: tup
     args = ["podman", "run", "--rm", "--interactive", "--detach-keys", ""]
     if sys.stdin.isatty():
         args.append("--tty")
-    args += argv.podman_create_args(spec, contract.MODE_ONESHOT, workdir=workdir,
-                                    command=command, oneshot_env=execargs.passed_env(os.environ))
+    args += create_args.podman_create_args(spec, contract.MODE_ONESHOT, workdir=workdir,
+                                           command=command, oneshot_env=exec_args.passed_env(os.environ))
     exec_replace(args)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..errors import InvalidInput
+
+    yes = bool(getattr(args, "assumeyes", False))
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise InvalidInput("run needs a command", "e.g. crossbox run uname -m")
+    if args.rm or args.image:
+        if not (args.rm and args.image):
+            raise InvalidInput("--rm and --image go together (one-shot run)",
+                               "give both, or use -c CONTAINER")
+        if args.container or args.distro or args.release:
+            raise InvalidInput("a one-shot run takes --image, not a container or distribution")
+        return run_oneshot(args.image, args.arch, args.authfile, tuple(command), yes, args.log_level)
+    return enter_or_run(SessionRequest(command=tuple(command), container=args.container,
+                                       arch=args.arch, distro=args.distro, release=args.release,
+                                       assume_yes=yes, log_level=args.log_level))

@@ -7,14 +7,16 @@ inspected together in one `podman image inspect`.
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from crossbox.shared.arch import ARCHITECTURES, from_oci
 
-from . import podman
-from .pull import human_size
+from ..pull import human_size
+from ..tools import podman
 
 SCHEMA_VERSION = 1
 TOOLBOX_LABEL = "com.github.containers.toolbox"
@@ -107,3 +109,22 @@ def run_list(show_containers: bool, show_images: bool, fmt: str) -> str:
         parts.append(render_table(
             ["IMAGE", "ARCH", "SIZE"], [[r.name, r.arch, human_size(r.size)] for r in irows]))
     return "\n\n".join(parts)
+
+
+def names(kind: str) -> list[str]:
+    """Container or image names, from the same lookup as `crossbox list`, for the completion
+    scripts (`crossbox list --names containers|images`, hidden)."""
+    containers = podman.list_containers()
+    if kind == "containers":
+        return [row.name for row in container_rows(containers)]
+    # An image without a name is listed as <none>@ID, which no command takes.
+    return list(dict.fromkeys(row.name for row in gather_images(containers) if not row.name.startswith("<none>")))
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.names:
+        sys.stdout.write("".join(f"{name}\n" for name in names(args.names)))
+        return 0
+    print(run_list(args.containers, args.images, args.format))
+    return 0
+

@@ -1,22 +1,39 @@
-"""A thin typed facade over podman: JSON into frozen dataclasses, exit codes into domain errors."""
+"""A thin typed facade over podman: JSON into frozen dataclasses, failures into domain errors.
+
+podman documents exit statuses for some verbs (podman-rm(1), podman-rmi(1),
+podman-container-exists(1)): 1 for no such object, 2 for one in use or running,
+125 for anything else. Those are mapped by status; the verbs that document none
+(inspect, create, start) are read from their error text, as toolbox does.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from crossbox.shared import contract
 
-from .errors import Conflict, CrossboxError, HostNotReady, NotFound, ToolError, last_error_line
-from .run import Completed, run
+from ..errors import (
+    Conflict,
+    CrossboxError,
+    HostNotReady,
+    NotFound,
+    ToolError,
+    already_exists,
+    container_not_found,
+    container_running,
+    doctor_hint,
+    image_not_found,
+    last_error_line,
+)
+from ..identity import rootless
+from .runner import Completed, run
 
 PODMAN = "podman"
-
-
-def rootless() -> bool:
-    return os.geteuid() != 0
+# podman-rm(1), podman-rmi(1), podman-container-exists(1)
+STATUS_NO_SUCH_OBJECT = 1
+STATUS_IN_USE = 2
 
 
 @dataclass(frozen=True)
@@ -133,7 +150,7 @@ def _podman(*args: str, check: bool = True) -> Completed:
 
 def _podman_change(*args: str) -> Completed:
     """A podman call that changes state: never interrupted half-way (see host.signals)."""
-    from .signals import deferred
+    from ..signals import deferred
 
     with deferred():
         return run([PODMAN, *args], check=False, new_session=True)
@@ -141,7 +158,7 @@ def _podman_change(*args: str) -> Completed:
 
 def container_exists(name: str) -> bool:
     done = _podman("container", "exists", name, check=False)
-    if done.returncode in (0, 1):
+    if done.returncode in (0, STATUS_NO_SUCH_OBJECT):
         return done.returncode == 0
     raise ToolError(list(done.argv), done.returncode, done.stderr)
 
@@ -193,22 +210,13 @@ def no_subordinate_ids() -> HostNotReady:
     who = "containers" if not rootless() else "your user"
     return HostNotReady(
         f"podman found no subordinate id range for {who}, which its own user namespace needs",
-        "add one to /etc/subuid and /etc/subgid; run `crossbox doctor` for details",
+        f"add one to /etc/subuid and /etc/subgid; {doctor_hint()}",
     )
 
 
-def already_exists(name: str) -> Conflict:
-    return Conflict(f"container {name} already exists",
-                    f"enter it with `crossbox enter {name}`, or remove it with `crossbox rm {name}`")
-
-
 def create(argv: list[str], name: str) -> str:
-    from .state import user_lock
-
-    # podman 4.3 can deadlock when several `create --userns auto` run at once: crossbox's
-    # own creates go one at a time (each takes about 0.1 s).
-    with user_lock("create.lock"):
-        done = _podman_change(*argv)
+    """`podman create`; the new container's id."""
+    done = _podman_change(*argv)
     if done.returncode != 0:
         err = done.stderr
         if "already in use" in err:
@@ -227,8 +235,14 @@ def start(name: str) -> None:
         if subordinate_ids_missing(done.stderr):
             raise no_subordinate_ids()
         if "no such container" in done.stderr.lower():
-            raise NotFound(f"container {name} not found")
+            raise container_not_found(name)
         raise CrossboxError(f"podman could not start container {name}: {last_error_line(done.stderr)}")
+
+
+def _named(names: list[str], err: str) -> str | None:
+    """The name podman's message is about; None when it cannot be told (podman names a
+    running container by its id, not by the name it was given)."""
+    return next((n for n in names if n in err), names[0] if len(names) == 1 else None)
 
 
 def remove_containers(names: list[str], force: bool) -> None:
@@ -236,17 +250,14 @@ def remove_containers(names: list[str], force: bool) -> None:
     done = _podman_change(*args)
     if done.returncode == 0:
         return
-    err = done.stderr
-    for name in names:
-        # podman names a running container by its id, not by the name it was given.
-        about = name in err or len(names) == 1
-        if about and "running" in err and "cannot remove" in err.lower():
-            raise Conflict(f"container {name} is running", "stop it first or use --force")
-        if name in err and "no such container" in err.lower():
-            raise NotFound(f"container {name} not found")
-    if "running" in err:
-        raise Conflict("a container is running", "stop it first or use --force")
-    raise ToolError(list(done.argv), done.returncode, err)
+    named = _named(names, done.stderr)
+    if done.returncode == STATUS_NO_SUCH_OBJECT:
+        raise container_not_found(named or ", ".join(names))
+    if done.returncode == STATUS_IN_USE:
+        if named is None:
+            raise Conflict("a container is running", "stop it first, or use --force to stop and remove it")
+        raise container_running(named)
+    raise ToolError(list(done.argv), done.returncode, done.stderr)
 
 
 def remove_images(names: list[str], force: bool) -> None:
@@ -254,30 +265,25 @@ def remove_images(names: list[str], force: bool) -> None:
     done = _podman_change(*args)
     if done.returncode == 0:
         return
-    err = done.stderr
-    if "image not known" in err or "image is not known" in err:
-        missing = next((n for n in names if n in err), names[0])
-        raise NotFound(f"image {missing} not found")
-    if "in use" in err or "being used" in err:
+    if done.returncode == STATUS_NO_SUCH_OBJECT:
+        raise image_not_found(_named(names, done.stderr) or ", ".join(names))
+    if done.returncode == STATUS_IN_USE:
         raise Conflict(
             f"image {names[0] if len(names) == 1 else ', '.join(names)} is used by a container",
             "remove the container first, or use --force to remove both",
         )
-    raise ToolError(list(done.argv), done.returncode, err)
+    raise ToolError(list(done.argv), done.returncode, done.stderr)
 
 
 def pull(ref: str, arch_oci: str, variant: str | None, quiet: bool,
          authfile: str | None = None) -> None:
     """podman pull of a native image; its progress goes to a terminal as podman prints it."""
-    import subprocess
-
-    from .run import spawn
+    from .runner import DEVNULL, PIPE, spawn
 
     args = [PODMAN, "pull", "--arch", arch_oci, *(["--variant", variant] if variant else []),
             *(["--authfile", authfile] if authfile else []), *(["--quiet"] if quiet else []), ref]
-    proc = spawn(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                 stderr=subprocess.PIPE if quiet else None)
-    _, err = proc.communicate()
+    with spawn(args, stdout=DEVNULL, stderr=PIPE if quiet else None, pdeathsig=True) as proc:
+        _, err = proc.communicate()
     if proc.returncode != 0:
         raise ToolError(args, proc.returncode, err or "")
 

@@ -1,9 +1,12 @@
-"""crossbox rm and crossbox rmi."""
+"""crossbox rm: remove crossbox containers (never others), and their state directories."""
 
 from __future__ import annotations
 
-from . import listing, log, podman, readiness
-from .errors import InvalidInput, NotFound
+import argparse
+
+from .. import log, state
+from ..errors import InvalidInput, container_not_found, container_running
+from ..tools import podman
 
 
 def rm(names: list[str], force: bool, all_: bool) -> list[str]:
@@ -17,29 +20,20 @@ def rm(names: list[str], force: bool, all_: bool) -> list[str]:
     for name in names:
         info = known.get(name)
         if info is None:
-            raise NotFound(f"container {name} not found", "see `crossbox list`")
+            raise container_not_found(name)
         if not info.is_crossbox:
             raise InvalidInput(f"container {name} was not made by crossbox", "remove it with podman")
         if info.running and not force:
-            from .errors import Conflict
-
-            raise Conflict(f"container {name} is running", "use --force to stop and remove it")
+            raise container_running(name)
     if names:
         podman.remove_containers(names, force)
     for name in names:
-        readiness.remove_state_dir(name)
+        state.remove_state_dir(name)
         log.info("removed container", name=name)
     return names
 
 
-def rmi(names: list[str], force: bool, all_: bool) -> list[str]:
-    if all_ and names:
-        raise InvalidInput("--all cannot be combined with image names", "give names or --all")
-    if not all_ and not names:
-        raise InvalidInput("no image was named", "give one or more names, or --all")
-    if all_:
-        rows = listing.gather_images(podman.list_containers())
-        names = sorted({r.id for r in rows})
-    if names:
-        podman.remove_images(names, force)
-    return names
+def main(args: argparse.Namespace) -> int:
+    for name in rm(args.containers, args.force, args.all):
+        print(name)
+    return 0

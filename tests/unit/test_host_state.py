@@ -1,4 +1,4 @@
-"""crossbox.host.state and crossbox.host.readiness: the alive lock and the ready FIFO."""
+"""crossbox.host.state: where a box's state lives, the alive lock and the ready FIFO."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from crossbox.host import readiness, state
-from crossbox.host.errors import GuestFailed
+from crossbox.host import state
+from crossbox.host.errors import GuestFailed, HostNotReady, InvalidInput
 from crossbox.shared import contract
 
 NAME = "fedora-toolbox-42-arm64"
@@ -25,13 +25,37 @@ def base(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return root
 
 
-def test_base_dir_rootless_is_under_xdg_runtime_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_base_dir_rootless_is_under_xdg_runtime_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    runtime = tmp_path / "run-user"
+    runtime.mkdir(mode=0o700)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
-    assert state.base_dir() == "/run/user/1000/crossbox/containers"
-    monkeypatch.delenv("XDG_RUNTIME_DIR")
-    monkeypatch.setattr(os, "getuid", lambda: 1000)
-    assert state.base_dir() == "/run/user/1000/crossbox/containers"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert state.base_dir() == f"{runtime}/crossbox/containers"
+
+
+def test_rootless_runtime_base_falls_back_as_podman_does(tmp_path: Path) -> None:
+    uid = os.getuid()
+    usual = tmp_path / "run-user-uid"
+    usual.mkdir(mode=0o700)
+    fallback = tmp_path / "crossbox-run"
+    assert state.rootless_runtime_base(uid, None, str(usual), str(fallback)) == f"{usual}/crossbox"
+    usual.rmdir()  # as after `su`: no /run/user/UID
+    assert state.rootless_runtime_base(uid, None, str(usual), str(fallback)) == str(fallback)
+    assert (fallback.stat().st_mode & 0o777) == 0o700
+
+
+def test_rootless_runtime_base_refuses_an_unusable_given_directory(tmp_path: Path) -> None:
+    with pytest.raises(HostNotReady) as err:
+        state.rootless_runtime_base(os.getuid(), str(tmp_path / "missing"))
+    assert "XDG_RUNTIME_DIR=" in err.value.message and err.value.hint
+
+
+def test_rootless_runtime_base_refuses_a_fallback_owned_by_another(tmp_path: Path) -> None:
+    fallback = tmp_path / "theirs"
+    fallback.mkdir()
+    with pytest.raises(HostNotReady) as err:
+        state.rootless_runtime_base(os.getuid() + 1, None, str(tmp_path / "none"), str(fallback))
+    assert "belongs to someone else" in err.value.message
 
 
 def test_base_dir_rootful_is_under_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,7 +66,6 @@ def test_base_dir_rootful_is_under_run(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_state_dir_is_per_container(base: Path) -> None:
     assert state.state_dir(NAME) == str(base / NAME)
-    assert readiness.state_dir(NAME) == str(base / NAME)
 
 
 def test_not_ready_without_the_lock_file(base: Path) -> None:
@@ -80,7 +103,6 @@ def alive_lock(base: Path) -> Iterator[Callable[[int], int]]:
 def test_ready_while_another_holds_a_shared_lock(alive_lock: Callable[[int], int]) -> None:
     fd = alive_lock(fcntl.LOCK_SH)
     assert state.is_ready(NAME)
-    assert readiness.is_ready(NAME)
     fcntl.flock(fd, fcntl.LOCK_UN)
     assert not state.is_ready(NAME)
 
@@ -93,23 +115,23 @@ def test_is_ready_leaves_the_lock_as_it_was(alive_lock: Callable[[int], int]) ->
 
 
 def test_ensure_state_dir_creates_it_private(base: Path) -> None:
-    path = readiness.ensure_state_dir(NAME)
+    path = state.ensure_state_dir(NAME)
     assert path == str(base / NAME)
     assert (os.stat(path).st_mode & 0o777) == 0o700
-    assert readiness.ensure_state_dir(NAME) == path  # again: no error
+    assert state.ensure_state_dir(NAME) == path  # again: no error
 
 
 def test_remove_state_dir(base: Path) -> None:
-    path = Path(readiness.ensure_state_dir(NAME))
+    path = Path(state.ensure_state_dir(NAME))
     (path / "start.lock").write_text("")
-    readiness.remove_state_dir(NAME)
+    state.remove_state_dir(NAME)
     assert not path.exists()
-    readiness.remove_state_dir(NAME)  # again: no error
+    state.remove_state_dir(NAME)  # again: no error
 
 
 @pytest.fixture
-def waiter(base: Path) -> Iterator[readiness.ReadyWaiter]:
-    w = readiness.ReadyWaiter(NAME, owner=None)
+def waiter(base: Path) -> Iterator[state.ReadyWaiter]:
+    w = state.ReadyWaiter(NAME, owner=None)
     yield w
     w.close()
 
@@ -131,14 +153,14 @@ def agent(path: str, payload: bytes | None, delay: float = 0.05) -> threading.Th
     return thread
 
 
-def test_waiter_makes_a_fifo_in_the_state_dir(waiter: readiness.ReadyWaiter, base: Path) -> None:
+def test_waiter_makes_a_fifo_in_the_state_dir(waiter: state.ReadyWaiter, base: Path) -> None:
     assert waiter.path == str(base / NAME / contract.READY_FIFO)
     import stat
 
     assert stat.S_ISFIFO(os.stat(waiter.path).st_mode)
 
 
-def test_waiter_reports_ready(waiter: readiness.ReadyWaiter) -> None:
+def test_waiter_reports_ready(waiter: state.ReadyWaiter) -> None:
     thread = agent(waiter.path, b"ready agent_ms=1.0\n")
     report = waiter.wait(10)
     thread.join(5)
@@ -148,7 +170,7 @@ def test_waiter_reports_ready(waiter: readiness.ReadyWaiter) -> None:
     assert report.elapsed >= 0
 
 
-def test_waiter_reports_the_agents_error(waiter: readiness.ReadyWaiter) -> None:
+def test_waiter_reports_the_agents_error(waiter: state.ReadyWaiter) -> None:
     thread = agent(waiter.path, b"error boom\n")
     report = waiter.wait(10)
     thread.join(5)
@@ -158,7 +180,7 @@ def test_waiter_reports_the_agents_error(waiter: readiness.ReadyWaiter) -> None:
 
 
 def test_waiter_reports_an_agent_that_exits_without_a_word(
-        waiter: readiness.ReadyWaiter) -> None:
+        waiter: state.ReadyWaiter) -> None:
     thread = agent(waiter.path, None)
     report = waiter.wait(10)
     thread.join(5)
@@ -167,7 +189,7 @@ def test_waiter_reports_an_agent_that_exits_without_a_word(
     assert report.message == "the guest agent exited before it reported"
 
 
-def test_waiter_reads_a_line_written_in_pieces(waiter: readiness.ReadyWaiter) -> None:
+def test_waiter_reads_a_line_written_in_pieces(waiter: state.ReadyWaiter) -> None:
     def run() -> None:
         fd = os.open(waiter.path, os.O_WRONLY)
         os.write(fd, b"rea")
@@ -184,34 +206,41 @@ def test_waiter_reads_a_line_written_in_pieces(waiter: readiness.ReadyWaiter) ->
     assert report.message == "agent_ms=2.5"
 
 
-def test_waiter_times_out_when_nobody_writes(waiter: readiness.ReadyWaiter) -> None:
+def test_waiter_times_out_when_nobody_writes(waiter: state.ReadyWaiter) -> None:
     start = time.monotonic()
     assert waiter.wait(0.3) is None
     assert time.monotonic() - start >= 0.25
 
 
 def test_waiter_close_removes_the_fifo(base: Path) -> None:
-    w = readiness.ReadyWaiter(NAME, owner=None)
+    w = state.ReadyWaiter(NAME, owner=None)
     w.close()
     assert not os.path.exists(w.path)
     w.close()  # again: no error
 
 
 def test_start_lock_lets_one_starter_in(base: Path) -> None:
-    with readiness.start_lock(NAME, timeout=5):
-        with pytest.raises(GuestFailed) as err, readiness.start_lock(NAME, timeout=0.1):
+    with state.start_lock(NAME, timeout=5):
+        with pytest.raises(GuestFailed) as err, state.start_lock(NAME, timeout=0.1):
             pass
         assert NAME in err.value.message
-    with readiness.start_lock(NAME, timeout=0.1):
+    with state.start_lock(NAME, timeout=0.1):
         pass  # released: free again
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, 30.0), ("5", 5.0), ("0.5", 0.5),
-                                                 ("soon", 30.0)])
+@pytest.mark.parametrize(("value", "expected"), [(None, 30.0), ("", 30.0), ("5", 5.0), ("0.5", 0.5)])
 def test_ready_timeout(monkeypatch: pytest.MonkeyPatch, value: str | None,
                        expected: float) -> None:
     if value is None:
         monkeypatch.delenv("CROSSBOX_READY_TIMEOUT", raising=False)
     else:
         monkeypatch.setenv("CROSSBOX_READY_TIMEOUT", value)
-    assert readiness.ready_timeout() == expected
+    assert state.ready_timeout() == expected
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", "inf", "-1", "0"])
+def test_a_bad_ready_timeout_is_invalid_input_naming_it(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CROSSBOX_READY_TIMEOUT", value)
+    with pytest.raises(InvalidInput) as err:
+        state.ready_timeout()
+    assert f"CROSSBOX_READY_TIMEOUT={value!r}" in err.value.message

@@ -1,4 +1,4 @@
-"""crossbox.host.execargs: `podman exec` argument lists for run and enter."""
+"""crossbox.host.tools.exec_args: `podman exec` argument lists for run and enter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from crossbox.host.execargs import (
+from crossbox.host.tools.exec_args import (
     LOGIN_SHELL_SCRIPT,
     PASSED_ENV,
     choose_workdir,

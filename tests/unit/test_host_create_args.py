@@ -1,12 +1,12 @@
-"""crossbox.host.argv: the `podman create` / one-shot `podman run` argument lists."""
+"""crossbox.host.tools.create_args: the `podman create` / one-shot `podman run` argument lists."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
-from crossbox.host.argv import CreateSpec, guest_spec, podman_create_args
 from crossbox.host.interpreter import GuestLaunch
+from crossbox.host.tools.create_args import CreateSpec, guest_spec, podman_create_args
 from crossbox.shared import contract
 from crossbox.shared.arch import parse_arch
 from crossbox.shared.contract import GuestSpec, User

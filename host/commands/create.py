@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from dataclasses import dataclass
 
 from crossbox.shared.arch import host_arch
 
-from . import argv, checks, images, interpreter, log, podman, pull, readiness
-from . import user as user_mod
-from .errors import Conflict, CrossboxError, Interrupted, NotFound
-from .osrelease import read_os_release
-from .run import missing
-from .signals import deferred
+from .. import checks, images, interpreter, log, pull, state
+from .. import identity as identity_mod
+from ..errors import Conflict, CrossboxError, Interrupted, InvalidInput, NotFound, already_exists
+from ..osrelease import read_os_release
+from ..signals import deferred
+from ..tools import create_args, podman
+from ..tools.runner import missing
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,6 @@ def resolve_target(req: CreateRequest) -> images.Target:
 def check_authfile(path: str | None) -> None:
     if path is None:
         return
-    from .errors import InvalidInput
-
     try:
         with open(path, "rb"):
             pass
@@ -50,11 +50,11 @@ def check_authfile(path: str | None) -> None:
         raise InvalidInput(f"the authfile {path} cannot be read ({exc.strerror})", "check its permissions") from None
 
 
-def build_spec(target: images.Target, name: str, identity: user_mod.Identity, log_level: str,
-               state_dir: str | None) -> argv.CreateSpec:
+def build_spec(target: images.Target, name: str, identity: identity_mod.Identity, log_level: str,
+               state_dir: str | None) -> create_args.CreateSpec:
     emu = None if target.native else checks.require_foreign_ready(target.arch)
     launch = interpreter.plan_cached()
-    return argv.CreateSpec(
+    return create_args.CreateSpec(
         name=name,
         image=str(target.local),
         remote=str(target.remote),
@@ -78,22 +78,22 @@ def create(req: CreateRequest) -> str:
     check_authfile(req.authfile)
     if shutil.which(podman.PODMAN) is None:
         raise missing(podman.PODMAN)
-    identity = user_mod.current()
-    spec = build_spec(target, name, identity, req.log_level, readiness.state_dir(name))
-    args = ["create", *argv.podman_create_args(spec)]
+    identity = identity_mod.current()
+    spec = build_spec(target, name, identity, req.log_level, state.state_dir(name))
+    args = ["create", *create_args.podman_create_args(spec)]
     created = False
     try:
-        readiness.ensure_state_dir(name)
+        state.ensure_state_dir(name)
         try:
-            podman.create(args, name)
+            _podman_create(args, name)
             created = True
         except NotFound:
             # The image is not local (or is of another architecture): check the
             # name first so that nothing is downloaded for a create that must fail.
             if podman.container_exists(name):
-                raise podman.already_exists(name) from None
+                raise already_exists(name) from None
             pull.ensure_image(target, authfile=req.authfile, assume_yes=req.assume_yes)
-            podman.create(args, name)
+            _podman_create(args, name)
             created = True
     except (Interrupted, KeyboardInterrupt):
         if not created:
@@ -110,6 +110,13 @@ def create(req: CreateRequest) -> str:
     return name
 
 
+def _podman_create(args: list[str], name: str) -> str:
+    # podman 4.3 can deadlock when several `create --userns auto` run at once: crossbox's
+    # own creates go one at a time (each takes about 0.1 s).
+    with state.user_lock("create.lock"):
+        return podman.create(args, name)
+
+
 def _remove_half_created(name: str) -> None:
     """An interrupted or failed create leaves no container and no state directory behind."""
     try:
@@ -123,4 +130,14 @@ def _remove_half_created(name: str) -> None:
         except CrossboxError:
             pass
     if info is None:
-        readiness.remove_state_dir(name)
+        state.remove_state_dir(name)
+
+
+def main(args: argparse.Namespace) -> int:
+    name = create(CreateRequest(arch=args.arch, distro=args.distro, release=args.release,
+                                image=args.image, authfile=args.authfile, name=args.container,
+                                assume_yes=bool(getattr(args, "assumeyes", False)),
+                                log_level=args.log_level))
+    print(f"Created container {name}")
+    print(f"Enter it with: crossbox enter {name}")
+    return 0

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import dataclass
 
-from .errors import CrossboxError, InvalidInput, RegistryError, last_error_line
-from .run import Completed, run
+from crossbox.shared.arch import platform_text
+
+from ..errors import CrossboxError, InvalidInput, RegistryError, last_error_line
+from ..settings import current as settings
+from .runner import Completed, run
 
 SKOPEO = "skopeo"
-REGISTRIES_CONF_ENV = "CONTAINERS_REGISTRIES_CONF"
-COMMAND_TIMEOUT_ENV = "CROSSBOX_REGISTRY_TIMEOUT"  # seconds; skopeo --command-timeout
+# A registry that never answers must not hang `create`: inspecting (a few small
+# requests) gets this limit unless CROSSBOX_REGISTRY_TIMEOUT says otherwise; the
+# download itself only gets the limit the user set, since its length follows its size.
+DEFAULT_INSPECT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,7 @@ def platforms_of_index(raw: str) -> list[str] | None:
         arch = p.get("architecture", "?")
         if arch == "unknown":  # buildx attestation manifests, not images
             continue
-        variant = p.get("variant")
-        out.append(f"{p.get('os', 'linux')}/{arch}" + (f"/{variant}" if variant else ""))
+        out.append(platform_text(arch, p.get("variant"), p.get("os", "linux")))
     return out
 
 
@@ -102,20 +105,16 @@ def download_size(ref: str, repository: str, manifest: ManifestInfo, arch_oci: s
     return sum(sizes) if sizes is not None else None
 
 
-def global_options() -> list[str]:
-    """Make skopeo see what podman sees: Debian's skopeo 1.9 ignores CONTAINERS_REGISTRIES_CONF."""
+def global_options(default_timeout: float | None = None) -> list[str]:
+    """Make skopeo see what podman sees (Debian's skopeo 1.9 ignores CONTAINERS_REGISTRIES_CONF),
+    and bound the command's time."""
     opts = []
-    conf = os.environ.get(REGISTRIES_CONF_ENV)
+    conf = settings().registries_conf
     if conf:
         opts += ["--registries-conf", conf]
-    timeout = os.environ.get(COMMAND_TIMEOUT_ENV)
+    timeout = settings().registry_timeout or default_timeout
     if timeout:
-        try:
-            seconds = max(1, int(float(timeout)))  # "0s" would mean no timeout at all
-        except (ValueError, OverflowError):
-            raise InvalidInput(f"{COMMAND_TIMEOUT_ENV}={timeout!r} is not a number of seconds",
-                               "give whole seconds, e.g. 30") from None
-        opts += ["--command-timeout", f"{seconds}s"]
+        opts += ["--command-timeout", f"{max(1, round(timeout))}s"]  # "0s" would mean no limit
     return opts
 
 
@@ -151,7 +150,7 @@ def classify_failure(ref: str, stderr: str) -> CrossboxError:
 
 def inspect(ref: str, arch_oci: str, variant: str | None, authfile: str | None) -> ManifestInfo:
     # --no-tags: one request less, and tag lists do not follow registries.conf remapping.
-    args = [SKOPEO, *global_options(), "inspect", "--no-tags", "--override-os", "linux",
+    args = [SKOPEO, *global_options(DEFAULT_INSPECT_TIMEOUT), "inspect", "--no-tags", "--override-os", "linux",
             "--override-arch", arch_oci]
     if variant:
         args += ["--override-variant", variant]
@@ -169,7 +168,7 @@ def _inspect_error(ref: str, arch_oci: str, variant: str | None, authfile: str |
         offered = None
         with contextlib.suppress(CrossboxError):
             offered = platforms_of_index(inspect_raw(ref, authfile))
-        wanted = f"{arch_oci}/{variant}" if variant else arch_oci
+        wanted = platform_text(arch_oci, variant)
         listed = ", ".join(offered) if offered else "no readable list"
         return RegistryError(
             f"{ref} has no image for {wanted}; it offers {listed}",
@@ -179,7 +178,8 @@ def _inspect_error(ref: str, arch_oci: str, variant: str | None, authfile: str |
 
 
 def inspect_raw(ref: str, authfile: str | None) -> str:
-    done = run([SKOPEO, *global_options(), "inspect", "--raw", *_auth(authfile), f"docker://{ref}"],
+    done = run([SKOPEO, *global_options(DEFAULT_INSPECT_TIMEOUT), "inspect", "--raw", *_auth(authfile),
+                f"docker://{ref}"],
                check=False)
     if done.returncode != 0:
         raise classify_failure(ref, done.stderr)

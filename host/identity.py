@@ -1,4 +1,8 @@
-"""Who the container is made for, and what of theirs it shares. Light to import."""
+"""Who crossbox runs for, whether it runs rootless, and what of theirs a container shares.
+
+Light to import: the hot path uses it. Whether crossbox runs rootless is decided
+here, once (``rootless()``); everything else asks.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,11 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:
     from crossbox.shared.contract import User
+
+
+def rootless() -> bool:
+    """Rootless podman (a user's own storage and --userns keep-id), or rootful (root)."""
+    return os.geteuid() != 0
 
 
 class Identity:
@@ -48,16 +57,18 @@ def current() -> Identity:
     entry = pwd.getpwuid(uid)
     home = os.environ.get("HOME") if uid != 0 else entry.pw_dir
     home = os.path.realpath(home or entry.pw_dir)
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    from .settings import current as settings
+
+    runtime = settings().runtime_dir
     runtime_dir = os.path.realpath(runtime) if runtime and os.path.isdir(runtime) else None
-    rootless = os.geteuid() != 0
+    is_rootless = rootless()
     return Identity(
         name=entry.pw_name,
         uid=uid,
         gid=entry.pw_gid,
         home=home,
         shell=entry.pw_shell or "/bin/sh",
-        rootless=rootless,
-        home_mount=home if rootless and os.path.isdir(home) else None,
+        rootless=is_rootless,
+        home_mount=home if is_rootless and os.path.isdir(home) else None,
         runtime_dir=runtime_dir,
     )

@@ -9,7 +9,7 @@ from crossbox.shared import contract
 from crossbox.shared.arch import Arch
 from crossbox.shared.contract import GuestSpec, User
 
-from .interpreter import GuestLaunch
+from ..interpreter import GuestLaunch
 
 
 @dataclass(frozen=True)

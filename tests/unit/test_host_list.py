@@ -1,4 +1,4 @@
-"""crossbox.host.listing: the tables and JSON of `crossbox list`."""
+"""crossbox.host.commands.list: the tables and JSON of `crossbox list`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from crossbox.host import listing, podman
-from crossbox.host.listing import ContainerRow, ImageRow
-from crossbox.host.run import Completed
+from crossbox.host.commands import list as listing
+from crossbox.host.commands.list import ContainerRow, ImageRow
+from crossbox.host.tools import podman
+from crossbox.host.tools.runner import Completed
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "podman"
 IMAGE_ID = "19d2ebfc1f75e8dd18c092c64eb59d57b14a101d58684135ee78f7e743b06e57"

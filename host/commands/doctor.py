@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 
-from crossbox.shared.arch import Arch, host_arch
+from crossbox.shared.arch import Arch, UnknownArchError, host_arch, parse_arch
 
-from . import checks
-from .errors import Exit
-from .log import use_colour
+from .. import checks
+from ..errors import Exit, InvalidInput
+from ..log import use_colour
 
 SCHEMA_VERSION = 1
 MARKS = {checks.OK: "ok", checks.FAIL: "FAIL", checks.WARN: "warn", checks.INFO: "info"}
@@ -43,3 +45,13 @@ def doctor(arches: list[Arch], fmt: str, out_isatty: bool) -> tuple[str, int]:
         else f"crossbox is not ready for {asked}: {len(failed)} check(s) failed"
     )
     return "\n".join(lines), int(status)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        arches = [parse_arch(a) for a in args.arch] or [host_arch()]
+    except UnknownArchError as exc:
+        raise InvalidInput(str(exc)) from None
+    text, status = doctor(arches, args.format, sys.stdout.isatty())
+    print(text)
+    return status

@@ -1,0 +1,106 @@
+"""The one argparse definition of the crossbox command line.
+
+Data only: it imports no verb. The verbs (crossbox.host.commands.*) check what
+argparse cannot and act; the man pages and the completion scripts are generated
+from this same definition (packaging/generate.py, commands/completion.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from crossbox.shared.version import VERSION
+
+PROG = "crossbox"
+DESCRIPTION = (
+    "Foreign-architecture toolbox containers: an interactive aarch64, ppc64le, s390x, riscv64 ... "
+    "userland with your home, your user and a working sudo, through podman and QEMU user-mode "
+    "emulation registered in each container's own binfmt_misc."
+)
+ARCH_HELP = "architecture, in any spelling (arm64, aarch64, ppc64le, s390x, riscv64, armv7, ...)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+                   help="how much to log on stderr (default: warning)")
+    p.add_argument("--log-format", default="console", choices=["console", "json"],
+                   help="log lines for people (console) or for machines (json)")
+    p.add_argument("-y", "--assumeyes", action="store_true",
+                   help="answer yes to every question (downloads, creating a missing container)")
+    p.add_argument("--version", action="version", version=f"{PROG} {VERSION}")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND")
+    sub.required = True
+
+    def yes(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("-y", "--assumeyes", action="store_true", default=argparse.SUPPRESS,
+                        help="answer yes to every question")
+
+    c = sub.add_parser("create", help="create a container", description=(
+        "Create a toolbox container for an architecture. A foreign image is pulled with skopeo "
+        "under an architecture-suffixed local name, so the native image is never replaced."))
+    c.add_argument("-a", "--arch", help=ARCH_HELP)
+    c.add_argument("-d", "--distro", help="distribution (fedora, ubuntu, debian, arch, rhel)")
+    c.add_argument("-r", "--release", help="release of the distribution, e.g. 42 or 24.04")
+    c.add_argument("-i", "--image", help="image to use instead of a distribution's toolbox image")
+    c.add_argument("--authfile", help="registry credentials file (as for podman and skopeo)")
+    c.add_argument("container", nargs="?", metavar="CONTAINER",
+                   help="name of the container (default: IMAGE-TAG[-ARCH])")
+    yes(c)
+
+    e = sub.add_parser("enter", help="enter a container with an interactive shell", description=(
+        "Start the container if needed, wait for it to be ready, and run your login shell in it."))
+    e.add_argument("-a", "--arch", help=ARCH_HELP)
+    e.add_argument("-d", "--distro", help="distribution of the default container")
+    e.add_argument("-r", "--release", help="release of the default container")
+    e.add_argument("container", nargs="?", metavar="CONTAINER", help="name of the container")
+    yes(e)
+
+    r = sub.add_parser("run", help="run a command in a container", description=(
+        "Run COMMAND in a container, starting it if needed. With --rm and --image, run it in a "
+        "throw-away container that is removed afterwards. The exit status is the command's; "
+        "125 when crossbox or podman failed, 126 when the command cannot be executed, 127 when "
+        "it is not found."))
+    r.add_argument("-a", "--arch", help=ARCH_HELP)
+    r.add_argument("-d", "--distro", help="distribution of the default container")
+    r.add_argument("-r", "--release", help="release of the default container")
+    r.add_argument("-c", "--container", help="name of the container")
+    r.add_argument("--rm", action="store_true", help="one-shot: a throw-away container (needs --image)")
+    r.add_argument("-i", "--image", help="image for a one-shot run (with --rm)")
+    r.add_argument("--authfile", help="registry credentials file (one-shot only)")
+    r.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
+                   help="the command and its arguments")
+    yes(r)
+
+    ls = sub.add_parser("list", help="list crossbox containers and images", description=(
+        "List crossbox containers and the images they use or that crossbox pulled, with their "
+        "architectures."))
+    ls.add_argument("-c", "--containers", action="store_true", help="only containers")
+    ls.add_argument("-i", "--images", action="store_true", help="only images")
+    ls.add_argument("--format", default="table", choices=["table", "json"], help="output format")
+    # Hidden: one name a line, for the shell completion scripts (see commands/completion.py).
+    ls.add_argument("--names", choices=["containers", "images"], help=argparse.SUPPRESS)
+
+    rm = sub.add_parser("rm", help="remove containers", description="Remove crossbox containers.")
+    rm.add_argument("-f", "--force", action="store_true", help="remove running containers too")
+    rm.add_argument("-a", "--all", action="store_true", help="remove every crossbox container")
+    rm.add_argument("containers", nargs="*", metavar="CONTAINER", help="containers to remove")
+
+    rmi = sub.add_parser("rmi", help="remove images", description="Remove images.")
+    rmi.add_argument("-f", "--force", action="store_true", help="also remove containers using them")
+    rmi.add_argument("-a", "--all", action="store_true", help="remove every image crossbox lists")
+    rmi.add_argument("images", nargs="*", metavar="IMAGE", help="images to remove")
+
+    d = sub.add_parser("doctor", help="check the host and name the fix for each problem",
+                       description=(
+                           "Check everything crossbox needs on this host: kernel, binfmt_misc, "
+                           "user namespaces, subordinate ids, podman, skopeo and a static QEMU "
+                           "for each architecture asked for. Exits 0 only when all pass."))
+    d.add_argument("-a", "--arch", action="append", default=[], help=ARCH_HELP + "; repeatable")
+    d.add_argument("--format", default="table", choices=["table", "json"], help="output format")
+
+    comp = sub.add_parser("completion", help="print a shell completion script", description=(
+        "Print the completion script for bash, zsh or fish. It completes commands, options, "
+        "architectures, and the names of existing containers and images."))
+    comp.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell")
+    return p

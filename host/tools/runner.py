@@ -1,0 +1,192 @@
+"""The one runner: every external command crossbox starts goes through here.
+
+- ``run()``: to completion, output captured, typed errors (``ToolError`` carries argv,
+  status and stderr; a missing program is ``ToolMissing`` with an install hint).
+- ``spawn()``: a context manager for commands that stream (pulls). SIGINT or SIGTERM
+  reaching crossbox is passed on to the child; any other exception terminates it; the
+  child is always waited for. ``pdeathsig=True`` makes the kernel stop the child when
+  crossbox itself dies, even by SIGKILL.
+- ``exec_replace()``: become the command (``run`` and ``enter`` end in ``podman exec``).
+
+Every command is logged as ``+ argv`` at debug level; no shell is ever involved.
+Light to import: subprocess and the error types are loaded when first needed, so the
+hot path can exec through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from typing import NoReturn
+
+    from ..errors import ToolMissing
+
+WHY = {
+    "podman": "to run containers",
+    "skopeo": "to pull an image of a foreign architecture",
+}
+STOP_GRACE_SECONDS = 20.0
+DEVNULL = -3  # subprocess.DEVNULL, without importing subprocess
+PIPE = -1  # subprocess.PIPE
+
+
+class Completed:
+    __slots__ = ("argv", "returncode", "stderr", "stdout")
+
+    def __init__(self, argv: tuple[str, ...], returncode: int, stdout: str, stderr: str) -> None:
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __repr__(self) -> str:
+        return f"Completed({self.argv!r}, {self.returncode})"
+
+
+def _check_argv(argv: Sequence[str]) -> list[str]:
+    out = list(argv)
+    for item in out:
+        if not isinstance(item, str):
+            raise TypeError(f"argv element {item!r} is not a string")
+    return out
+
+
+def _log(prefix: str, args: list[str]) -> None:
+    from .. import log
+
+    if log.enabled("debug"):
+        import shlex
+
+        log.debug(prefix + shlex.join(args))
+
+
+def missing(tool: str, arch_oci: str | None = None) -> ToolMissing:
+    """A tool not on PATH: what it is needed for, how to install it, and where to look next."""
+    from ..errors import ToolMissing, doctor_hint
+    from ..osrelease import package_install_hint, read_os_release
+
+    hint = f"{package_install_hint(tool, read_os_release())}; {doctor_hint(arch_oci)}"
+    return ToolMissing(tool, WHY.get(tool, ""), hint)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    check: bool = True,
+    capture: bool = True,
+    stdin: int | None = DEVNULL,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    new_session: bool = False,
+) -> Completed:
+    """Run to completion. new_session: a terminal's Ctrl-C reaches crossbox, not the tool."""
+    import subprocess
+
+    args = _check_argv(argv)
+    _log("+ ", args)
+    try:
+        done = subprocess.run(
+            args,
+            stdin=stdin,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.PIPE,
+            env=dict(env) if env is not None else None,
+            timeout=timeout,
+            start_new_session=new_session,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+    except FileNotFoundError:
+        raise missing(args[0]) from None
+    result = Completed(tuple(args), done.returncode, done.stdout or "", done.stderr or "")
+    if check and done.returncode != 0:
+        from ..errors import ToolError
+
+        raise ToolError(args, done.returncode, result.stderr)
+    return result
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A preexec function: the child gets SIGTERM when crossbox dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # crossbox died before the call: go now
+            os._exit(1)
+
+    return preexec
+
+
+def _signal_for(exc: BaseException) -> int:
+    """The signal to pass on: the one that reached crossbox, else SIGTERM."""
+    if isinstance(exc, KeyboardInterrupt):
+        return signal.SIGINT
+    status = getattr(exc, "status", None)
+    if status == 130:
+        return signal.SIGINT
+    return signal.SIGTERM
+
+
+@contextlib.contextmanager
+def spawn(argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | None = None,
+          stderr: int | None = None, env: Mapping[str, str] | None = None,
+          new_session: bool = False, pdeathsig: bool = False,
+          grace: float = STOP_GRACE_SECONDS) -> Iterator[subprocess.Popen[str]]:
+    """Start a command for the block; stop it if the block fails; always wait for it."""
+    import subprocess
+
+    args = _check_argv(argv)
+    _log("+ ", args)
+    try:
+        proc = subprocess.Popen(
+            args, stdin=stdin, stdout=stdout, stderr=stderr,
+            env=dict(env) if env is not None else None, start_new_session=new_session,
+            # The preexec function only calls prctl(2) and getppid(2) through a handle made
+            # before the fork: nothing in it can wait on a lock another thread held.
+            preexec_fn=_die_with_parent() if pdeathsig else None,  # noqa: PLW1509
+            text=True, errors="replace",
+        )
+    except FileNotFoundError:
+        raise missing(args[0]) from None
+    try:
+        yield proc
+    except BaseException as exc:
+        from ..signals import deferred
+
+        with deferred():  # a second Ctrl-C must not cut the stop short
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(_signal_for(exc))
+            try:
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.wait()
+
+
+def exec_replace(argv: Sequence[str], env: Mapping[str, str] | None = None) -> NoReturn:
+    """Become the command."""
+    args = _check_argv(argv)
+    _log("exec ", args)
+    try:
+        if env is None:
+            os.execvp(args[0], args)
+        else:
+            os.execvpe(args[0], args, dict(env))
+    except FileNotFoundError:
+        raise missing(args[0]) from None
