@@ -1,4 +1,11 @@
-"""Mount the container's own binfmt_misc and register QEMU there with the flags FC."""
+"""Mount the container's own binfmt_misc and register QEMU there with the flags FPC.
+
+F: the kernel opens the emulator at registration (it works in any root file system);
+P: the program's own argv[0] is kept (busybox dispatches its applets on it, sudo -i
+and many others print or use it); C: credentials come from the program, so setuid
+sudo works. QEMU >= 6.0 reads the kernel's AT_FLAGS to know that P was given; the
+agent proves it with a probe in the image rather than trusting a version.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +24,15 @@ from .safety import GuestError, check_own_user_namespace
 PROBES: tuple[tuple[str, ...], ...] = (("/usr/bin/true",), ("/bin/true",), ("/bin/sh", "-c", "true"))
 
 
-def _libc_mount(source: str, target: str, fstype: str) -> None:
-    import ctypes  # only foreign containers pay for it
+FLAGS = "FPC"
+ENTRY_FLAGS = "POCF"  # how the kernel shows FPC (C implies O)
+ARGV0_PROBE = "sh"  # run /bin/sh as "sh": it prints the argv[0] it was given
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                           ctypes.c_void_p]
-    if libc.mount(source.encode(), target.encode(), fstype.encode(), 0, None) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), target)
+
+def _libc_mount(source: str, target: str, fstype: str) -> None:
+    from . import mounts  # only foreign containers pay for ctypes
+
+    mounts.mount(source, target, fstype)
 
 
 def mount_private_binfmt(
@@ -53,7 +60,7 @@ def mount_private_binfmt(
 def register_emulator(arch: Arch, emulator: str, root: str = binfmt.BINFMT_ROOT) -> binfmt.Entry:
     if not os.path.exists(emulator):
         raise GuestError(f"the emulator {emulator} is missing inside the container; recreate it")
-    reg = binfmt.registration_for(arch, emulator, "FC")
+    reg = binfmt.registration_for(arch, emulator, FLAGS)
     try:
         written = binfmt.register(reg, root)
     except binfmt.BinfmtError as exc:
@@ -62,9 +69,9 @@ def register_emulator(arch: Arch, emulator: str, root: str = binfmt.BINFMT_ROOT)
         entry = binfmt.read_entry(reg.name, root)
     except (OSError, binfmt.BinfmtError) as exc:
         raise GuestError(f"binfmt_misc entry {reg.name} cannot be read back: {exc}") from None
-    if entry is None or not entry.enabled or entry.flags != "OCF":
+    if entry is None or not entry.enabled or entry.flags != ENTRY_FLAGS:
         shown = "missing" if entry is None else f"enabled={entry.enabled} flags={entry.flags}"
-        raise GuestError(f"binfmt_misc entry {reg.name} reads back wrong ({shown}); expected flags OCF")
+        raise GuestError(f"binfmt_misc entry {reg.name} reads back wrong ({shown}); expected flags {ENTRY_FLAGS}")
     log.debug("registered binfmt entry", name=reg.name, written=written, flags=entry.flags)
     return entry
 
@@ -94,6 +101,34 @@ def prove_emulation(arch: Arch) -> str:
                 + (f": {err[-1]}" if err else "")
             )
         log.debug("emulation works", probe=path)
+        prove_argv0_kept(arch)
         return path
     log.warning("no probe binary of the image's architecture found", tried=[p[0] for p in PROBES])
     return ""
+
+
+def prove_argv0_kept(arch: Arch, shell: str = "/bin/sh") -> bool:
+    """Run the image's /bin/sh with argv[0] "sh": it must print "sh", not its path.
+
+    Without the P flag (or with an emulator that ignores it) the kernel hands the
+    program's path over as argv[0]: busybox's applets, `sudo -i` and every program
+    that looks at its own name then go wrong. False when the image has no shell of
+    its architecture to ask.
+    """
+    try:
+        with open(shell, "rb") as f:
+            if not arch.matches_elf(f.read(64)):
+                return False
+    except OSError:
+        return False
+    done = subprocess.run([ARGV0_PROBE, "-c", 'echo "$0"'], executable=shell, stdin=subprocess.DEVNULL,
+                          capture_output=True, check=False)
+    said = done.stdout.decode(errors="replace").strip()
+    if done.returncode != 0 or said != ARGV0_PROBE:
+        raise GuestError(
+            f"the emulator does not keep argv[0] (the image's {shell} run as {ARGV0_PROBE!r} saw "
+            f"{said or done.stderr.decode(errors='replace').strip()!r}), so busybox applets and sudo -i "
+            "would fail; use QEMU 6.0 or newer (it reads the kernel's preserve-argv0 flag)"
+        )
+    log.debug("argv[0] is kept", probe=shell)
+    return True

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 
 from crossbox.shared import locks
 from crossbox.shared.contract import User
 
-from . import log
+from . import log, safefs
 
 ADMIN_GROUPS = ("wheel", "sudo")
 SUDO_BINARIES = ("/usr/bin/sudo", "/bin/sudo", "/usr/local/bin/sudo")
@@ -29,23 +28,22 @@ OVERFLOW_UID = 65534  # how the kernel shows an owner that is not mapped into ou
 
 def _read(path: str) -> list[str] | None:
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read().splitlines()
-    except FileNotFoundError:
-        return None
+        text = safefs.read_text(path)
     except PermissionError:
         _reclaim(path)
         return None
+    return None if text is None else text.splitlines()
 
 
 def _reclaim(path: str) -> None:
     """Podman 4.3 writes /etc/passwd and /etc/group for `--user 0:0` into images that lack
     them, owned by host root with mode 0600: under --userns=auto nothing inside can read
     them. Its only line is a placeholder for uid 0, so the file is replaced, not lost."""
-    st = os.stat(path)
-    if st.st_uid != OVERFLOW_UID:
+    st = safefs.stat_of(path)
+    if st is None or st.st_uid != OVERFLOW_UID:
         raise PermissionError(13, "Permission denied", path)
-    os.unlink(path)
+    with safefs.parent_dir(path) as (dir_fd, name):
+        os.unlink(name, dir_fd=dir_fd)
     log.info("replaced a file podman wrote that this container cannot read", path=path)
 
 
@@ -53,25 +51,7 @@ def _write_if_changed(path: str, lines: list[str], mode: int) -> bool:
     old = _read(path)
     if old == lines:
         return False
-    uid = gid = 0
-    try:
-        st = os.stat(path)
-        mode, uid, gid = st.st_mode & 0o7777, st.st_uid, st.st_gid
-    except FileNotFoundError:
-        pass
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".crossbox-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n" if lines else "")
-        os.chmod(tmp, mode)
-        with contextlib.suppress(OSError):
-            os.chown(tmp, uid, gid)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    safefs.write_text(path, "\n".join(lines) + "\n" if lines else "", mode=mode)
     log.debug("wrote", path=path)
     return True
 
@@ -79,8 +59,12 @@ def _write_if_changed(path: str, lines: list[str], mode: int) -> bool:
 @contextlib.contextmanager
 def passwd_lock(etc: str = "/etc") -> Iterator[None]:
     """The lock lckpwdf(3) and the shadow tools take (a POSIX record lock on .pwd.lock)."""
-    with locks.locked(os.path.join(etc, ".pwd.lock"), posix=True):
+    fd = safefs.open_lock(os.path.join(etc, ".pwd.lock"))
+    try:
+        locks.lock(fd, posix=True)
         yield
+    finally:
+        os.close(fd)
 
 
 def choose_shell(wanted: str) -> str:
@@ -187,12 +171,10 @@ def setup_user(user: User, etc: str = "/etc") -> list[str]:
             changed.append(gshadow_path)
     if sudo_present(etc):
         dropin = os.path.join(etc, "sudoers.d", os.path.basename(SUDOERS_DROPIN))
-        os.makedirs(os.path.dirname(dropin), mode=0o750, exist_ok=True)
+        safefs.make_dirs(os.path.dirname(dropin), mode=0o750)
         if _write_if_changed(dropin, [f"{user.name} ALL=(ALL:ALL) NOPASSWD: ALL"], 0o440):
             changed.append(dropin)
-    if not os.path.isdir(user.home):
-        os.makedirs(user.home, mode=0o700, exist_ok=True)
-        os.chown(user.home, user.uid, user.gid)
+    if safefs.make_dirs(user.home, mode=0o700, owner=(user.uid, user.gid)):
         changed.append(user.home)
     return changed
 
@@ -212,8 +194,7 @@ def ensure_root(etc: str = "/etc") -> list[str]:
         if (not any(len(_fields(line)) >= 4 and _fields(line)[2] == "0" for line in glines)
                 and _write_if_changed(gpath, [*glines, "root:x:0:"], 0o644)):
             changed.append(gpath)
-    if not os.path.isdir("/root"):
-        os.makedirs("/root", mode=0o700, exist_ok=True)
+    if safefs.make_dirs("/root", mode=0o700):
         changed.append("/root")
     return changed
 

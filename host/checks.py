@@ -126,6 +126,12 @@ def _subid_ranges(path: str, names: set[str]) -> list[tuple[int, int]]:
     return out
 
 
+def subordinate_range(name: str, etc: str = "/etc") -> tuple[int, int] | None:
+    """The first (start, count) range of ``name`` in /etc/subuid, if any."""
+    ranges = _subid_ranges(os.path.join(etc, "subuid"), {name})
+    return ranges[0] if ranges else None
+
+
 def check_subordinate_ids(rootless: bool, etc: str = "/etc") -> Check:
     if rootless:
         entry = pwd.getpwuid(os.getuid())

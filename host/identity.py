@@ -46,7 +46,7 @@ class Identity:
 
     def shared_dirs(self) -> list[str]:
         """Host directories that have the same path inside every crossbox container."""
-        return [d for d in (self.home_mount, self.runtime_dir) if d]
+        return [d for d in (self.home_mount, self.runtime_dir, "/tmp") if d]
 
     def default_workdir(self) -> str:
         return self.home if self.home_mount or self.uid != 0 else "/root"

@@ -129,19 +129,13 @@ class GuestLaunch:
             return contract.PYTHON_DIR if rel == "." else f"{contract.PYTHON_DIR}/{rel}"
         return contract.HOST_ROOT + host_path
 
-    def mounts(self) -> list[tuple[str, str]]:
-        return [
-            (self.prefix, contract.PYTHON_DIR),
-            (self.guest_package, f"{contract.LIB_DIR}/crossbox/guest"),
-            (self.shared_package, f"{contract.LIB_DIR}/crossbox/shared"),
-        ]
-
     def entrypoint(self) -> str:
         return self.inside(self.loader)
 
     def command(self, guest_argv: list[str]) -> list[str]:
         """Arguments to the loader: the library path, the interpreter, the agent."""
         return [
+            "--inhibit-cache",  # never the image's /etc/ld.so.cache: every library is on the path
             "--library-path",
             ":".join(self.inside(d) for d in self.library_dirs),
             self.inside(self.python),
@@ -159,7 +153,8 @@ class GuestLaunch:
         BOOT_CODE still names the in-container LIB_DIR; a caller on the host swaps it
         for a directory that holds crossbox/guest and crossbox/shared (bench/agent.py).
         """
-        return [self.loader, "--library-path", ":".join(self.library_dirs), self.python, *self.command(guest_argv)[3:]]
+        return [self.loader, "--inhibit-cache", "--library-path", ":".join(self.library_dirs), self.python,
+                *self.command(guest_argv)[4:]]
 
 
 def _package_dir(module: str) -> str:
@@ -175,11 +170,36 @@ def base_interpreter() -> tuple[str, str]:
 
     override = settings().guest_python
     if override:
-        python = os.path.realpath(override)
+        # Not resolved: /usr/bin/python3 stays that (it survives a minor upgrade); its prefix
+        # is the directory above its bin/.
+        python = os.path.abspath(override)
+        if not os.path.isfile(python) or not os.access(python, os.X_OK):
+            raise HostNotReady(f"{GUEST_PYTHON_ENV}={override} is not an executable file",
+                               "point it at a Python >= 3.11 (such as /usr/bin/python3), or unset it")
         prefix = os.path.dirname(os.path.dirname(python))
         return python, prefix
     python = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
-    return python, os.path.realpath(sys.base_prefix)
+    prefix = os.path.realpath(sys.base_prefix)
+    return version_independent(python, prefix), prefix
+
+
+def version_independent(python: str, prefix: str) -> str:
+    """<prefix>/bin/python3 when it is a relative link (or the file itself) to this interpreter.
+
+    A container keeps the path it was created with: `python3` survives a minor upgrade of the
+    host's Python (3.11 to 3.12) where `python3.11` would not. A link with an absolute target
+    would point into the image inside the container, so only a relative one is taken.
+    """
+    candidate = os.path.join(prefix, "bin", "python3")
+    try:
+        target = os.readlink(candidate)
+    except OSError:
+        target = None
+    if target is not None and target.startswith("/"):
+        return python
+    if os.path.exists(candidate) and os.path.realpath(candidate) == python:
+        return candidate
+    return python
 
 
 @lru_cache(maxsize=4)
@@ -194,7 +214,11 @@ def plan(python: str | None = None, prefix: str | None = None) -> GuestLaunch:
         )
     if not glob.glob(os.path.join(prefix, "lib", "python3.*", "os.py")):
         raise HostNotReady(f"the Python prefix {prefix} has no lib/python3.* standard library")
-    deps = read_elf_deps(python)
+    try:
+        deps = read_elf_deps(os.path.realpath(python))
+    except Exception as exc:  # pyelftools' ELFError for a script, OSError, ...
+        raise HostNotReady(f"the Python interpreter {python} is not a readable ELF executable ({exc})",
+                           f"set {GUEST_PYTHON_ENV} to a dynamically linked Python >= 3.11, or unset it") from None
     if deps.interp is None:
         raise HostNotReady(
             f"the Python interpreter {python} is statically linked, which crossbox does not expect",
@@ -249,3 +273,72 @@ def plan_cached() -> GuestLaunch:
     if not os.path.exists(launch.loader):
         return plan(python, prefix)
     return launch
+
+
+def agent_lib_base() -> str:
+    """Where crossbox keeps copies of the agent's packages: readable by a rootful container's root."""
+    from .identity import rootless
+    from .settings import current as settings
+
+    if not rootless():
+        return "/var/lib/crossbox/agent"
+    data = settings().data_home or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "crossbox", "agent")
+
+
+def _agent_files(launch: GuestLaunch) -> list[tuple[str, str]]:
+    """(path inside the copy, host path) of every module of crossbox.guest and crossbox.shared."""
+    out = []
+    for package, directory in (("guest", launch.guest_package), ("shared", launch.shared_package)):
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".py"):
+                out.append((f"crossbox/{package}/{name}", os.path.join(directory, name)))
+    return out
+
+
+def agent_lib_dir(launch: GuestLaunch, base: str | None = None) -> str:
+    """A directory holding nothing but crossbox/guest and crossbox/shared, for the agent.
+
+    Mounted whole at /run/crossbox/lib (first on the agent's sys.path), so that nothing of
+    the image's can be imported in their place: a copy of the installed modules, named by
+    their content, made once (atomically) and shared by every container of that content.
+    """
+    import hashlib
+    import shutil
+    import tempfile
+
+    files = _agent_files(launch)
+    digest = hashlib.sha256()
+    contents = []
+    for inside, host in files:
+        with open(host, "rb") as f:
+            data = f.read()
+        contents.append((inside, data))
+        digest.update(inside.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
+    base = base or agent_lib_base()
+    target = os.path.join(base, digest.hexdigest()[:16])
+    if os.path.isdir(target):
+        return target
+    os.makedirs(base, mode=0o755, exist_ok=True)
+    os.chmod(base, 0o755)
+    tmp = tempfile.mkdtemp(prefix=".new-", dir=base)
+    try:
+        for inside, data in contents:
+            path = os.path.join(tmp, inside)
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(data)
+            os.chmod(path, 0o644)
+        for root, dirs, _ in os.walk(tmp):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)
+        os.chmod(tmp, 0o755)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another crossbox made it meanwhile
+            if not os.path.isdir(target):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+

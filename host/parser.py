@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rm", action="store_true", help="one-shot: a throw-away container (needs --image)")
     r.add_argument("-i", "--image", help="image for a one-shot run (with --rm)")
     r.add_argument("--authfile", help="registry credentials file (one-shot only)")
+    r.add_argument("--preserve-fds", type=int, default=0, metavar="N",
+                   help="pass N more open file descriptors (3 to N+2) to the command, as Toolbx does")
     r.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]",
                    help="the command and its arguments")
     yes(r)

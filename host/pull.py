@@ -9,8 +9,10 @@ returns a single-architecture image of another architecture.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
+from collections.abc import Iterator
 
 from crossbox.shared.arch import Arch, from_oci, platform_text
 
@@ -36,39 +38,93 @@ def _arch_of(info: podman.ImageInfo) -> Arch | None:
     return from_oci(info.architecture, info.variant or None)
 
 
+def wrong_arch(target: Target, info: podman.ImageInfo) -> Conflict:
+    shown = platform_text(info.architecture, info.variant)
+    return Conflict(
+        f"the local image {target.local} is for {shown}, not {target.arch.oci_platform}: something "
+        "(such as `podman run --arch`) put another architecture under that name",
+        f"pull the right one back with `podman pull --arch {target.arch.oci} {target.local}`, "
+        f"or ask for --arch {info.architecture}",
+    )
+
+
 def check_local(target: Target) -> podman.ImageInfo | None:
     """The local image under the target's local name, if it is of the right architecture."""
     info = podman.inspect_image(str(target.local))
     if info is None:
         return None
-    got = _arch_of(info)
-    if got != target.arch:
-        shown = platform_text(info.architecture, info.variant)
-        raise Conflict(
-            f"the local image {target.local} is for {shown}, but {target.arch.oci} was requested",
-            f"remove it with `crossbox rmi {target.local}` or ask for --arch {info.architecture}",
-        )
+    if _arch_of(info) != target.arch:
+        raise wrong_arch(target, info)
     return info
 
 
-def ensure_image(target: Target, *, authfile: str | None, assume_yes: bool) -> None:
-    if check_local(target) is not None:
+def _lock_name(local: str) -> str:
+    import hashlib
+
+    return f"pull-{hashlib.sha256(local.encode()).hexdigest()[:16]}.lock"
+
+
+@contextlib.contextmanager
+def _pull_lock(target: Target) -> Iterator[None]:
+    """One pull of a local name at a time: a second create of the same image waits, then
+    finds it local, so that a failing or interrupted pull never meets another's image."""
+    from crossbox.shared import locks
+
+    from .state import runtime_base
+
+    directory = os.path.join(runtime_base(), "locks")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    path = os.path.join(directory, _lock_name(str(target.local)))
+    fd = locks.open_lock_file(path)
+    try:
+        try:
+            locks.lock(fd, timeout=0)
+        except locks.LockTimeout:
+            progress.line(f"Waiting for another crossbox that pulls {target.local}")
+            locks.lock(fd)
+        yield
+    finally:
+        os.close(fd)
+
+
+def ensure_image(target: Target, *, authfile: str | None, assume_yes: bool) -> podman.ImageInfo:
+    """The local image of the target (pulled if missing, under a lock); records what it pulled."""
+    info = check_local(target)
+    if info is not None:
         log.debug("image is local", image=str(target.local))
-        return
-    if target.native:
-        _pull_native(target, authfile, assume_yes)
-    else:
-        _pull_foreign(target, authfile, assume_yes)
+        return info
+    with _pull_lock(target):
+        info = check_local(target)  # another crossbox may have pulled it meanwhile
+        if info is not None:
+            return info
+        if target.native:
+            _pull_native(target, authfile, assume_yes)
+        else:
+            _pull_foreign(target, authfile, assume_yes)
+        info = podman.inspect_image(str(target.local))
+        if info is None or _arch_of(info) != target.arch:
+            _remove_partial(str(target.local))
+            raise RegistryError(f"{target.remote} gave no image of architecture {target.arch.oci_platform}",
+                                "use an image built for that architecture, or a multi-architecture index")
+        from . import owned
+
+        owned.add_image(str(target.local), info.id)
+        return info
 
 
 def _pull_native(target: Target, authfile: str | None, assume_yes: bool) -> None:
     confirm(f"Download {target.remote} for {target.arch.oci}?", assume_yes,
             what="download the image")
+    ref = str(target.remote)
     try:
-        podman.pull(str(target.remote), target.arch.oci, target.arch.variant,
-                    quiet=not progress.on_terminal(), authfile=authfile)
+        podman.pull(ref, target.arch.oci, target.arch.variant, quiet=not progress.on_terminal(),
+                    authfile=authfile)
+    except (Interrupted, KeyboardInterrupt):
+        with deferred():
+            _remove_partial(ref)
+        raise
     except CrossboxError as exc:
-        raise skopeo.classify_failure(str(target.remote), getattr(exc, "stderr", "") or exc.message) from None
+        raise skopeo.classify_failure(ref, getattr(exc, "stderr", "") or exc.message, tool="podman") from None
 
 
 def verify_manifest(target: Target, manifest: skopeo.ManifestInfo) -> None:
@@ -99,9 +155,11 @@ def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> Non
 
 
 def _remove_partial(local: str) -> None:
+    """Remove what this pull put under the local name (absent before it: the caller holds the
+    pull lock), never by force: an image some container already uses stays."""
     with contextlib.suppress(CrossboxError):
         if podman.inspect_image(local) is not None:
-            podman.remove_images([local], force=True)
+            podman.remove_images([local], force=False)
             log.info("removed the partly pulled image", image=local)
 
 
@@ -128,9 +186,5 @@ def copy(target: Target, authfile: str | None) -> None:
     if proc.returncode != 0:
         _remove_partial(local)
         raise skopeo.classify_failure(ref, err or "")
-    info = podman.inspect_image(local)
-    if info is None or _arch_of(info) != target.arch:
-        _remove_partial(local)
-        raise RegistryError(f"the pulled image {local} is not of architecture {target.arch.oci}")
     if interactive:
         sys.stderr.flush()

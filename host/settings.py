@@ -89,6 +89,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(default /run/user/UID, else /tmp/crossbox-run-UID)"),
     Setting("XDG_CACHE_HOME", "cache_home", _absolute_path, None,
             "where the probe cache lives (default ~/.cache)"),
+    Setting("XDG_DATA_HOME", "data_home", _absolute_path, None,
+            "where a rootless crossbox keeps the copy of its agent that containers mount "
+            "(default ~/.local/share; rootful: /var/lib/crossbox)"),
     Setting("NO_COLOR", "no_color", lambda text: True, False,
             "set (to anything): no colour in crossbox's output"),
 )
@@ -105,6 +108,7 @@ class Settings:
     registries_conf: str | None
     runtime_dir: str | None
     cache_home: str | None
+    data_home: str | None
     no_color: bool
 
     def __init__(self, environ: Mapping[str, str]) -> None:

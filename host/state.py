@@ -2,14 +2,17 @@
 
 Each crossbox container has a state directory on the host
 (``$XDG_RUNTIME_DIR/crossbox/containers/NAME`` rootless,
-``/run/crossbox/containers/NAME`` rootful), bind-mounted read-write at
-/run/crossbox/state in the container. In it:
+``/run/crossbox/containers/NAME`` rootful), private to the host:
 
-- ``ready``: a FIFO the host opens before ``podman start``; the agent writes one
-  status line into it (see crossbox.guest.ready), or hangs it up by dying;
-- ``alive``: the agent holds a shared flock on it while it is ready, so "running
-  and ready" is one non-blocking flock and no podman call (the hot path);
-- ``start.lock``: one starter at a time on the host.
+- ``id``: the id of the container the directory was made for (the hot path execs
+  into that container only, never into whatever holds the name now);
+- ``start.lock``: one starter at a time;
+- ``box/``: the part the container sees, bind-mounted read-write at
+  /run/crossbox/state: the ``ready`` FIFO (the host opens it before ``podman
+  start``; the agent writes one status line, or hangs it up by dying), the
+  ``alive`` lock (held by the agent while it is ready: "running and ready" is
+  one non-blocking flock and no podman call), the ``control`` FIFO (the host asks
+  the agent to signal a session), and the session environment.
 
 The top of this module is light (the hot path imports it); podman and the
 progress spinner are imported by ``ensure_ready()`` only.
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 
 from crossbox.shared import locks
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
     from .tools.podman import ContainerInfo
 
 ROOTFUL_BASE = "/run/crossbox"
+ID_FILE = "id"
+SHARED = "box"
+CONTAINER_ID_LENGTH = 64
+FIRST_WAIT_SECONDS = 1.0
 
 
 # -- where ---------------------------------------------------------------------------------
@@ -88,10 +94,16 @@ def base_dir() -> str:
 
 
 def state_dir(name: str) -> str:
+    """The host-private state directory of the container NAME."""
     return os.path.join(base_dir(), name)
 
 
-# -- locks ---------------------------------------------------------------------------------
+def shared_dir(name: str) -> str:
+    """The part of the state directory the container sees (at /run/crossbox/state)."""
+    return os.path.join(state_dir(name), SHARED)
+
+
+# -- locks and the hot path ----------------------------------------------------------------
 
 @contextlib.contextmanager
 def user_lock(file_name: str) -> Iterator[None]:
@@ -105,28 +117,99 @@ def user_lock(file_name: str) -> Iterator[None]:
 def is_ready(name: str) -> bool:
     """True while the agent of a running container holds its alive lock. No podman call."""
     try:
-        return locks.is_held(os.path.join(state_dir(name), ALIVE_LOCK))
+        return locks.is_held(os.path.join(shared_dir(name), ALIVE_LOCK))
     except Exception:  # no usable runtime directory: not ready; the slow path says why
         return False
 
 
+def ready_id(name: str) -> str | None:
+    """The hot path: the id of the crossbox container NAME when it is running and ready."""
+    if not is_ready(name):
+        return None
+    return recorded_id(name)
+
+
+def recorded_id(name: str) -> str | None:
+    """The container id the state directory was made for; None when unknown."""
+    try:
+        fd = os.open(os.path.join(state_dir(name), ID_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except Exception:
+        return None
+    try:
+        text = os.read(fd, 256).decode("ascii", errors="replace").strip()
+    finally:
+        os.close(fd)
+    ok = len(text) == CONTAINER_ID_LENGTH and all(c in "0123456789abcdef" for c in text)
+    return text if ok else None
+
+
 # -- the directory -------------------------------------------------------------------------
 
-def ensure_state_dir(name: str, owner: tuple[int, int] | None = None) -> str:
-    """Create the directory (mode 0700); chown it to container root's host ids if given."""
+def new_state_dir(name: str) -> bool:
+    """The state directory for a container about to be created; True if this call made it
+    (a failed create then removes it), False if it was there already (left as it is)."""
     path = state_dir(name)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
+    try:
         os.mkdir(path, 0o700)
+    except FileExistsError:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(shared_dir(name), 0o700)
+        return False
+    os.mkdir(shared_dir(name), 0o700)
+    return True
+
+
+def ensure_state_dir(name: str, owner: tuple[int, int] | None = None) -> str:
+    """Make the directories (after a reboot emptied the runtime directory); the shared part
+    is chowned to container root's host ids when given. Returns the shared part."""
+    shared = shared_dir(name)
+    os.makedirs(state_dir(name), mode=0o700, exist_ok=True)  # makedirs gives the mode to the last only
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(shared, 0o700)
     if owner is not None and os.geteuid() == 0:
-        st = os.stat(path)
+        st = os.lstat(shared)
         if (st.st_uid, st.st_gid) != owner:
-            os.chown(path, *owner)
-    return path
+            os.chown(shared, *owner)
+    return shared
 
 
 def remove_state_dir(name: str) -> None:
+    import shutil  # not at the top: it imports bz2 and lzma, which the hot path does not need
+
     shutil.rmtree(state_dir(name), ignore_errors=True)
+
+
+def record_id(name: str, container_id: str) -> None:
+    """Which container the state directory belongs to."""
+    directory = state_dir(name)
+    tmp = os.path.join(directory, f".{ID_FILE}.new")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(container_id + "\n")
+    os.replace(tmp, os.path.join(directory, ID_FILE))
+
+
+def prune(existing: dict[str, str]) -> list[str]:
+    """Remove the state directories of containers that are gone (or not crossbox's): those
+    whose name is not among ``existing`` (name -> id of crossbox containers) or whose
+    recorded id differs. Returns the names pruned."""
+    try:
+        names = os.listdir(base_dir())
+    except OSError:
+        return []
+    pruned = []
+    for name in names:
+        recorded = recorded_id(name)
+        if name in existing and recorded in (None, existing[name]):
+            continue
+        if is_ready(name):  # a running container under a new name (podman rename): keep
+            continue
+        remove_state_dir(name)
+        pruned.append(name)
+    return pruned
 
 
 def ready_timeout() -> float:
@@ -138,7 +221,7 @@ def ready_timeout() -> float:
 @contextlib.contextmanager
 def start_lock(name: str, timeout: float) -> Iterator[None]:
     """One starter per container; a second one waits, then finds it ready."""
-    path = os.path.join(ensure_state_dir(name), START_LOCK)
+    path = os.path.join(state_dir(name), START_LOCK)
     try:
         with locks.locked(path, timeout=timeout):
             yield
@@ -173,20 +256,29 @@ class ReadyWaiter:
         self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self.started = time.monotonic()
 
-    def wait(self, timeout: float) -> ReadyReport | None:
-        """The agent's report, or None on timeout."""
+    def wait(self, timeout: float, exited_fd: int | None = None) -> ReadyReport | None:
+        """The agent's report, or None on timeout. ``exited_fd`` becomes readable when the
+        container has stopped (the agent died before it could say anything)."""
         import select
 
         deadline = self.started + timeout
         data = b""
         poller = select.poll()
         poller.register(self.fd, select.POLLIN | select.POLLHUP)
+        if exited_fd is not None:
+            poller.register(exited_fd, select.POLLIN | select.POLLHUP)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
             events = poller.poll(left * 1000)
-            for _, event in events:
+            for fd, event in events:
+                if fd == exited_fd:
+                    if data or self._pending():
+                        data += self._drain()
+                        return self._report(data)
+                    return ReadyReport(False, "the guest agent exited before it reported",
+                                       time.monotonic() - self.started)
                 if event & select.POLLIN:
                     chunk = os.read(self.fd, 4096)
                     data += chunk
@@ -194,6 +286,17 @@ class ReadyWaiter:
                         return self._report(data)
                 elif event & select.POLLHUP:
                     return self._report(data)
+
+    def _pending(self) -> bool:
+        import select
+
+        return bool(select.select([self.fd], [], [], 0)[0])
+
+    def _drain(self) -> bytes:
+        try:
+            return os.read(self.fd, 4096)
+        except OSError:
+            return b""
 
     def _report(self, data: bytes) -> ReadyReport:
         line = data.decode(errors="replace").split("\n", 1)[0].strip()
@@ -233,6 +336,24 @@ def _last_logs(name: str) -> str:
         return ""
 
 
+def missing_host_path(info: ContainerInfo) -> str | None:
+    """A host path the container needs that is gone (a bind-mount source, or the interpreter
+    its start command names inside one): it then cannot start, whatever podman says."""
+    own = base_dir()
+    for source in info.mounts:
+        if source and not source.startswith(own) and not os.path.exists(source):
+            return source
+    for word in info.command:
+        if ":" in word:  # a search path (--library-path): its directories may come and go
+            continue
+        for source, destination in info.mount_pairs:
+            if source and word.startswith(destination.rstrip("/") + "/"):
+                host = source + word[len(destination.rstrip("/")):]
+                if not os.path.exists(host):
+                    return host
+    return None
+
+
 def check_usable(info: ContainerInfo) -> None:
     from crossbox.shared import contract
 
@@ -247,38 +368,42 @@ def check_usable(info: ContainerInfo) -> None:
             f"this one speaks {contract.CONTRACT_VERSION}",
             recreate_hint(info.name),
         )
-    gone = [src for src in info.mounts if src and not os.path.exists(src)
-            and not src.startswith(base_dir())]
+    gone = missing_host_path(info)
     if gone:
         raise GuestFailed(
-            f"container {info.name} bind-mounts {gone[0]}, which no longer exists on the host "
-            "(was the host's Python or qemu upgraded?)",
+            f"container {info.name} needs {gone}, which no longer exists on the host "
+            "(was the host's Python, qemu or crossbox upgraded?)",
             recreate_hint(info.name),
         )
 
 
-def ensure_ready(name: str, timeout: float | None = None) -> bool:
-    """Make sure the container runs and its agent is ready. True if crossbox started it."""
-    if is_ready(name):
-        return False
+def ensure_ready(name: str, timeout: float | None = None) -> str:
+    """Make sure the container runs and its agent is ready; its id."""
+    ready = ready_id(name)
+    if ready is not None:
+        return ready
     from . import log, progress
     from .errors import GuestFailed, ToolError, container_not_found
     from .tools import podman
 
     timeout = ready_timeout() if timeout is None else timeout
+    info = podman.inspect_container(name)
+    if info is None:
+        raise container_not_found(name)
+    check_usable(info)  # before anything is made on the host for it
+    os.makedirs(state_dir(name), mode=0o700, exist_ok=True)
+    if recorded_id(name) != info.id:
+        record_id(name, info.id)
     with start_lock(name, timeout):
         if is_ready(name):
-            return False
-        info = podman.inspect_container(name)
-        if info is None:
-            raise container_not_found(name)
-        check_usable(info)
+            return info.id
+        info = podman.inspect_container(name) or info
         if info.running:
             # Started outside crossbox just now, or its agent is still setting up.
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if is_ready(name):
-                    return False
+                    return info.id
                 time.sleep(0.05)
             raise GuestFailed(
                 f"container {name} is running but its guest agent never reported ready",
@@ -291,7 +416,12 @@ def ensure_ready(name: str, timeout: float | None = None) -> bool:
                     podman.start(name)
                 except ToolError as exc:
                     raise GuestFailed(f"podman could not start container {name}: {exc.message}") from None
-                report = waiter.wait(timeout)
+                # Most agents are ready within a second; past that, also watch for the
+                # container stopping, so that an agent that died is reported at once.
+                report = waiter.wait(min(FIRST_WAIT_SECONDS, timeout))
+                if report is None and time.monotonic() - waiter.started < timeout:
+                    with podman.waiting_for_exit(info.id) as exited_fd:
+                        report = waiter.wait(timeout, exited_fd)
         finally:
             waiter.close()
         if report is None:
@@ -309,4 +439,4 @@ def ensure_ready(name: str, timeout: float | None = None) -> bool:
             raise GuestFailed(f"container {name} failed to start: {detail}",
                               f"see `podman logs {name}`")
         log.debug("container ready", name=name, seconds=round(report.elapsed, 3), agent=report.message)
-        return True
+        return info.id

@@ -161,7 +161,7 @@ def validate(reg: Registration) -> None:
         )
 
 
-def registration_for(arch: Arch, interpreter: str, flags: str = "FC") -> Registration:
+def registration_for(arch: Arch, interpreter: str, flags: str = "FPC") -> Registration:
     """The registration crossbox writes for ``arch``: named ``qemu-<arch>``."""
     return Registration(
         name=arch.binfmt_name,

@@ -60,6 +60,10 @@ class GuestSpec:
     command: tuple[str, ...] = ()  # one-shot only
     log_level: str = "warning"
     contract: str = CONTRACT_VERSION
+    # The image's variables that crossbox unset for the agent's own start (LD_PRELOAD ...):
+    # the agent gives them back to the user's sessions.
+    held_env: tuple[tuple[str, str], ...] = ()
+    masked_preload: bool = False  # /etc/ld.so.preload is masked while the agent starts
 
     def to_argv(self) -> list[str]:
         argv = [
@@ -79,6 +83,10 @@ class GuestSpec:
             argv += ["--emulator", self.emulator]
         if self.workdir:
             argv += ["--workdir", self.workdir]
+        for name, value in self.held_env:
+            argv += ["--held-env", f"{name}={value}"]
+        if self.masked_preload:
+            argv += ["--masked-preload", "1"]
         if self.command:
             argv += ["--", *self.command]
         return argv
@@ -89,9 +97,10 @@ class GuestSpec:
             raise ContractError(f"the first argument must be {MODE_INIT} or {MODE_ONESHOT}")
         mode = argv[0]
         values: dict[str, str] = {}
+        held: list[tuple[str, str]] = []
         command: tuple[str, ...] = ()
         keys = {"--contract", "--container", "--arch", "--user", "--log-level", "--emulator",
-                "--workdir"}
+                "--workdir", "--held-env", "--masked-preload"}
         i = 1
         while i < len(argv):
             arg = argv[i]
@@ -100,7 +109,13 @@ class GuestSpec:
                 break
             if arg not in keys or i + 1 >= len(argv):
                 raise ContractError(f"unexpected agent argument {arg!r}")
-            values[arg[2:]] = argv[i + 1]
+            if arg == "--held-env":
+                name, sep, value = argv[i + 1].partition("=")
+                if not sep or not name:
+                    raise ContractError(f"--held-env {argv[i + 1]!r} is not NAME=VALUE")
+                held.append((name, value))
+            else:
+                values[arg[2:]] = argv[i + 1]
             i += 2
         missing = [k for k in ("contract", "container", "arch", "user") if k not in values]
         if missing:
@@ -122,6 +137,8 @@ class GuestSpec:
             command=command,
             log_level=values.get("log-level", "warning"),
             contract=values["contract"],
+            held_env=tuple(held),
+            masked_preload=values.get("masked-preload") == "1",
         )
 
     def replace(self, **changes: object) -> GuestSpec:

@@ -4,7 +4,7 @@ Plain constants with no imports, so that the host's hot path (`crossbox run`
 on a running container) can use them without loading anything else.
 """
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "2"
 
 # Paths inside the container.
 HOST_ROOT = "/run/host"  # the host's / (read-only, rslave)
@@ -14,10 +14,13 @@ LIB_DIR = f"{RUN_DIR}/lib"  # holds crossbox/guest and crossbox/shared (read-onl
 EMULATOR_DIR = f"{RUN_DIR}/bin"  # the static qemu (read-only)
 STATE_DIR = f"{RUN_DIR}/state"  # per-container host directory (read-write)
 MARKER = "/run/.crossboxenv"
+PRELOAD_FILE = "/etc/ld.so.preload"  # masked while the agent starts (the host loader reads it)
+SESSION_VAR = "CROSSBOX_SESSION"  # set on each run/enter session, so that its processes can be found
 TOOLBOX_MARKER = "/run/.toolboxenv"  # lets toolbox images' profile scripts know
 
 # Files in the state directory.
 READY_FIFO = "ready"  # the agent writes one status line here
+CONTROL_FIFO = "control"  # the host asks the agent to signal a session's processes here
 ALIVE_LOCK = "alive"  # the agent holds a shared flock on it while ready
 START_LOCK = "start.lock"  # host-side: one starter at a time
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -10,7 +11,8 @@ from crossbox.shared.arch import host_arch
 
 from .. import checks, images, interpreter, log, pull, state
 from .. import identity as identity_mod
-from ..errors import Conflict, CrossboxError, Interrupted, InvalidInput, NotFound, already_exists
+from ..emulator import Emulator
+from ..errors import InvalidInput, already_exists
 from ..osrelease import read_os_release
 from ..signals import deferred
 from ..tools import create_args, podman
@@ -50,9 +52,13 @@ def check_authfile(path: str | None) -> None:
         raise InvalidInput(f"the authfile {path} cannot be read ({exc.strerror})", "check its permissions") from None
 
 
+def host_emulator(target: images.Target) -> Emulator | None:
+    """The checks of the host for this target (before anything is downloaded); its emulator."""
+    return None if target.native else checks.require_foreign_ready(target.arch)
+
+
 def build_spec(target: images.Target, name: str, identity: identity_mod.Identity, log_level: str,
-               state_dir: str | None) -> create_args.CreateSpec:
-    emu = None if target.native else checks.require_foreign_ready(target.arch)
+               state_dir: str | None, image: podman.ImageInfo, emu: Emulator | None) -> create_args.CreateSpec:
     launch = interpreter.plan_cached()
     return create_args.CreateSpec(
         name=name,
@@ -69,45 +75,61 @@ def build_spec(target: images.Target, name: str, identity: identity_mod.Identity
         home_mount=identity.home_mount,
         runtime_dir=identity.runtime_dir,
         log_level=log_level,
+        agent_lib=interpreter.agent_lib_dir(launch),
+        host_volumes=create_args.host_volumes(os.environ),
+        held_env=create_args.held_env(image.env),
     )
 
 
 def create(req: CreateRequest) -> str:
+    """Resolve, check, pull if needed, `podman create`; record what was made. Returns the name."""
     target = resolve_target(req)
     name = images.check_container_name(req.name or target.container)
     check_authfile(req.authfile)
     if shutil.which(podman.PODMAN) is None:
         raise missing(podman.PODMAN)
     identity = identity_mod.current()
-    spec = build_spec(target, name, identity, req.log_level, state.state_dir(name))
-    args = ["create", *create_args.podman_create_args(spec)]
-    created = False
+    emu = host_emulator(target)
+    if pull.check_local(target) is None and podman.container_exists(name):
+        raise already_exists(name)  # nothing is downloaded for a create that must fail
+    image = pull.ensure_image(target, authfile=req.authfile, assume_yes=req.assume_yes)
+    made_dir = False
+    created = None
     try:
-        state.ensure_state_dir(name)
-        try:
-            _podman_create(args, name)
-            created = True
-        except NotFound:
-            # The image is not local (or is of another architecture): check the
-            # name first so that nothing is downloaded for a create that must fail.
-            if podman.container_exists(name):
-                raise already_exists(name) from None
-            pull.ensure_image(target, authfile=req.authfile, assume_yes=req.assume_yes)
-            _podman_create(args, name)
-            created = True
-    except (Interrupted, KeyboardInterrupt):
-        if not created:
+        made_dir = state.new_state_dir(name)
+        spec = build_spec(target, name, identity, req.log_level, state.shared_dir(name), image, emu)
+        args = create_args.podman_create_args(spec)
+        created = _podman_create(["create", *args], name)
+        if not identity.rootless:
+            created = _contiguous_ids(created, args, name)
+        state.record_id(name, created)
+        from .. import owned
+
+        owned.add_container(created, name)
+    except BaseException:
+        if created is None and made_dir:
             with deferred():
-                _remove_half_created(name)
-        raise
-    except Conflict:
-        raise
-    except CrossboxError:
-        if not created:
-            _remove_half_created(name)
+                state.remove_state_dir(name)
         raise
     log.info("created container", name=name, arch=target.arch.oci, image=str(target.local))
     return name
+
+
+def _contiguous_ids(created: str, args: list[str], name: str) -> str:
+    """podman 4.3's --userns=auto fills holes left by removed containers of other sizes and
+    hands out a split map (0:X:1024, 1024:Y:64512) that its overlay driver cannot mount at
+    start. Such a container is replaced at once by one with a contiguous range of its own."""
+    info = podman.inspect_container(created)
+    if info is None or (len(info.uid_map) <= 1 and len(info.gid_map) <= 1):
+        return created
+    used = podman.inspect_containers([c for c in podman.all_container_ids() if c != created])
+    start = create_args.free_id_range([row for c in used for row in (*c.uid_map, *c.gid_map)],
+                                      checks.subordinate_range("containers"))
+    log.info("podman gave a split id map; making the container again with a contiguous one",
+             name=name, uid_map=",".join(info.uid_map), start=start)
+    with deferred():
+        podman.remove_by_id(created)
+        return _podman_create(["create", *create_args.with_id_map(args, start)], name)
 
 
 def _podman_create(args: list[str], name: str) -> str:
@@ -115,22 +137,6 @@ def _podman_create(args: list[str], name: str) -> str:
     # own creates go one at a time (each takes about 0.1 s).
     with state.user_lock("create.lock"):
         return podman.create(args, name)
-
-
-def _remove_half_created(name: str) -> None:
-    """An interrupted or failed create leaves no container and no state directory behind."""
-    try:
-        info = podman.inspect_container(name)
-    except CrossboxError:
-        return
-    if info is not None and info.is_crossbox and info.state in ("created", "configured", ""):
-        try:
-            podman.remove_containers([name], force=True)
-            info = None
-        except CrossboxError:
-            pass
-    if info is None:
-        state.remove_state_dir(name)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 class SessionRequest:
     """What `enter` and `run` were asked (a plain class: dataclasses cost import time here)."""
 
-    __slots__ = ("arch", "assume_yes", "command", "container", "distro", "log_level", "release")
+    __slots__ = ("arch", "assume_yes", "command", "container", "distro", "log_level", "preserve_fds",
+                 "release")
 
     def __init__(self, command: tuple[str, ...] = (), container: str | None = None,
                  arch: str | None = None, distro: str | None = None, release: str | None = None,
-                 assume_yes: bool = False, log_level: str = "warning") -> None:
+                 assume_yes: bool = False, log_level: str = "warning", preserve_fds: int = 0) -> None:
         self.command = command  # empty: the user's login shell (enter)
         self.container = container
         self.arch = arch
@@ -38,6 +39,7 @@ class SessionRequest:
         self.release = release
         self.assume_yes = assume_yes
         self.log_level = log_level
+        self.preserve_fds = preserve_fds
 
 
 def _workdir(identity: identity_mod.Identity, name: str, *, warn: bool = True) -> str:
@@ -45,35 +47,97 @@ def _workdir(identity: identity_mod.Identity, name: str, *, warn: bool = True) -
     try:
         cwd = os.getcwd()
     except OSError:
-        cwd = identity.home
-    workdir, kept = exec_args.choose_workdir(cwd, identity.shared_dirs(), identity.default_workdir())
-    if warn and not kept and identity.home_mount:
+        cwd = None
+    workdir, kept = exec_args.choose_workdir(cwd or identity.home, identity.shared_dirs(),
+                                             identity.default_workdir())
+    if warn and cwd is None:
+        sys.stderr.write(f"crossbox: the current directory no longer exists; starting in {workdir}\n")
+    elif warn and not kept and identity.home_mount:
         sys.stderr.write(f"crossbox: {cwd} is not shared with container {name}; starting in {workdir}\n")
     return workdir
 
 
-def _exec(name: str, command: list[str]) -> None:
-    from ..tools.runner import exec_replace
+def _session_files(name: str) -> tuple[dict[str, str], list[str] | None]:
+    """What the agent worked out at start: the login environment and the image's locales."""
+    from crossbox.shared import sessionenv
+
+    shared = state.shared_dir(name)
+    data = sessionenv.read_file(os.path.join(shared, sessionenv.SESSION_ENV))
+    login = sessionenv.decode(data) if data else {}
+    text = sessionenv.read_file(os.path.join(shared, sessionenv.LOCALES))
+    locales = text.decode("utf-8", errors="replace").split() if text is not None else None
+    return login, locales
+
+
+def _say_locale_once(name: str, replaced: list[str], fallback: str) -> None:
+    """One line per box (and per locale): a host locale the image lacks."""
+    marker = os.path.join(state.state_dir(name), "locale-said")
+    said = ",".join(replaced)
+    try:
+        with open(marker, encoding="utf-8") as f:
+            if f.read() == said:
+                return
+    except OSError:
+        pass
+    sys.stderr.write(f"crossbox: container {name} has no locale {' or '.join(replaced)}; using {fallback} "
+                     "in it (install the locale in the container to use it)\n")
+    try:
+        with open(marker, "w", encoding="utf-8") as f:
+            f.write(said)
+    except OSError:
+        pass
+
+
+def _signal_session(name: str, token: str, signum: int) -> None:
+    """Ask the container's agent to signal this session's processes (the control FIFO)."""
+    from crossbox.shared.paths import CONTROL_FIFO
+
+    fd = os.open(os.path.join(state.shared_dir(name), CONTROL_FIFO),
+                 os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.write(fd, f"{token} {signum}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def session(name: str, container_id: str, command: list[str], preserve_fds: int = 0) -> int:
+    """`podman exec` into the ready container; crossbox waits for it and passes signals on."""
+    from crossbox.shared.paths import SESSION_VAR
+
+    from ..tools.runner import run_session
 
     identity = identity_mod.current()
-    args = exec_args.exec_args(name, identity.name, _workdir(identity, name),
+    login, locales = _session_files(name)
+    env, replaced = exec_args.session_env(os.environ, user=identity.name, home=identity.home,
+                                          login=login, locales=locales)
+    if replaced:
+        _say_locale_once(name, replaced, env.get("LANG") or env.get("LC_ALL") or "C")
+    token = os.urandom(8).hex()
+    env[SESSION_VAR] = token
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    args = exec_args.exec_args(container_id, identity.name, _workdir(identity, name),
                                command or exec_args.shell_command(identity.shell),
-                               tty=sys.stdin.isatty(), environ=os.environ)
-    exec_replace(args)
+                               tty=tty, env=env, preserve_fds=preserve_fds)
+    return run_session(args, lambda signum: _signal_session(name, token, signum), own_group=not tty)
 
 
 def exec_if_ready(name: str, command: list[str]) -> None:
-    """The hot path: become `podman exec` if the container is running and ready."""
-    if state.is_ready(name):
-        try:
-            _exec(name, command)
-        except Exception:  # e.g. podman missing: the usual path reports it properly
-            return
+    """The hot path: when the container is running and ready, run the session and exit."""
+    container_id = state.ready_id(name)
+    if container_id is None:
+        return
+    try:
+        status = session(name, container_id, command)
+    except Exception:  # e.g. podman missing: the usual path reports it properly
+        return
+    sys.exit(status)
 
 
 def enter_or_run(req: SessionRequest) -> int:
-    if req.container and not (req.arch or req.distro or req.release) and state.is_ready(req.container):
-        _exec(req.container, list(req.command))
+    if req.container and not (req.arch or req.distro or req.release):
+        container_id = state.ready_id(req.container)
+        if container_id is not None and not req.preserve_fds:
+            return session(req.container, container_id, list(req.command))
     return _slow_path(req)
 
 
@@ -95,7 +159,7 @@ def _slow_path(req: SessionRequest) -> int:
         target = resolve_target(CreateRequest(arch=req.arch, distro=req.distro, release=req.release))
         name = target.container
     try:
-        state.ensure_ready(name)
+        container_id = state.ensure_ready(name)
     except NotFound:
         if target is None:
             raise
@@ -104,7 +168,7 @@ def _slow_path(req: SessionRequest) -> int:
             # As Toolbx does: no default container, but exactly one exists: use that one.
             sys.stderr.write(f"crossbox: no container {name}; using {only}, the only crossbox container\n")
             name = only
-            state.ensure_ready(name)
+            container_id = state.ensure_ready(name)
         else:
             confirm(
                 f"No container {name} exists. Create it for {target.arch.oci} from {target.remote}?",
@@ -113,9 +177,8 @@ def _slow_path(req: SessionRequest) -> int:
             )
             create(CreateRequest(arch=target.arch.name, image=str(target.remote), name=name,
                                  assume_yes=req.assume_yes, log_level=req.log_level))
-            state.ensure_ready(name)
-    _exec(name, list(req.command))
-    raise AssertionError("exec returned")
+            container_id = state.ensure_ready(name)
+    return session(name, container_id, list(req.command), req.preserve_fds)
 
 
 def _the_only_container(req: SessionRequest) -> str | None:
@@ -132,28 +195,32 @@ def _the_only_container(req: SessionRequest) -> str | None:
 
 def run_oneshot(image: str, arch: str | None, authfile: str | None, command: tuple[str, ...],
                 assume_yes: bool, log_level: str) -> int:
-    """podman run --rm with the agent in one-shot mode: nothing is kept but the image."""
-    import secrets
+    """podman run --rm with the agent in one-shot mode: nothing is kept but the image.
 
+    The agent stays PID 1 and passes signals on to the command; podman run's signal proxy
+    brings SIGINT and SIGTERM that reach crossbox (which becomes podman run) to the agent.
+    """
     from crossbox.shared import contract
 
     from .. import pull
     from ..tools import create_args
     from ..tools.runner import exec_replace
-    from .create import CreateRequest, build_spec, check_authfile, resolve_target
+    from .create import CreateRequest, build_spec, check_authfile, host_emulator, resolve_target
 
     check_authfile(authfile)
     target = resolve_target(CreateRequest(arch=arch, image=image))
     identity = identity_mod.current()
-    name = f"crossbox-run-{secrets.token_hex(4)}"
-    spec = build_spec(target, name, identity, log_level, state_dir=None)
-    pull.ensure_image(target, authfile=authfile, assume_yes=assume_yes)
+    name = f"crossbox-run-{os.urandom(4).hex()}"
+    emu = host_emulator(target)
+    info = pull.ensure_image(target, authfile=authfile, assume_yes=assume_yes)
+    spec = build_spec(target, name, identity, log_level, None, info, emu)
     workdir = _workdir(identity, name, warn=False)
+    env, _ = exec_args.session_env(os.environ, user=identity.name, home=identity.home, login={}, locales=None)
     args = ["podman", "run", "--rm", "--interactive", "--detach-keys", ""]
-    if sys.stdin.isatty():
+    if sys.stdin.isatty() and sys.stdout.isatty():
         args.append("--tty")
     args += create_args.podman_create_args(spec, contract.MODE_ONESHOT, workdir=workdir,
-                                           command=command, oneshot_env=exec_args.passed_env(os.environ))
+                                           command=command, oneshot_env=env)
     exec_replace(args)
 
 
@@ -173,6 +240,15 @@ def main(args: argparse.Namespace) -> int:
         if args.container or args.distro or args.release:
             raise InvalidInput("a one-shot run takes --image, not a container or distribution")
         return run_oneshot(args.image, args.arch, args.authfile, tuple(command), yes, args.log_level)
+    preserve = args.preserve_fds
+    if preserve < 0:
+        raise InvalidInput(f"--preserve-fds {preserve} is negative", "give the number of extra descriptors, e.g. 1")
+    for fd in range(3, 3 + preserve):
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise InvalidInput(f"--preserve-fds {preserve} passes descriptor {fd}, which is not open",
+                               f"open descriptors 3 to {2 + preserve} for crossbox (e.g. `3<file`)") from None
     return enter_or_run(SessionRequest(command=tuple(command), container=args.container,
                                        arch=args.arch, distro=args.distro, release=args.release,
-                                       assume_yes=yes, log_level=args.log_level))
+                                       assume_yes=yes, log_level=args.log_level, preserve_fds=preserve))

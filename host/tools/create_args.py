@@ -11,6 +11,8 @@ from crossbox.shared.contract import GuestSpec, User
 
 from ..interpreter import GuestLaunch
 
+ROOTFUL_USERNS_SIZE = 65536
+
 
 @dataclass(frozen=True)
 class CreateSpec:
@@ -28,6 +30,10 @@ class CreateSpec:
     home_mount: str | None = None  # host home to share; None for rootful root
     runtime_dir: str | None = None  # XDG_RUNTIME_DIR to share
     log_level: str = "warning"
+    agent_lib: str = ""  # host directory holding only crossbox/guest and crossbox/shared
+    host_volumes: tuple[str, ...] = ()  # Toolbx's optional mounts the host has (host_volumes())
+    held_env: tuple[tuple[str, str], ...] = ()  # image variables kept from the agent's start
+    mask_preload: bool = True  # hide the image's /etc/ld.so.preload from the agent's loader
 
 
 def emulator_in_container(spec: CreateSpec) -> str | None:
@@ -47,24 +53,86 @@ def guest_spec(spec: CreateSpec, mode: str = contract.MODE_INIT, workdir: str | 
         workdir=workdir,
         command=command,
         log_level=spec.log_level,
+        held_env=spec.held_env,
+        masked_preload=spec.mask_preload,
     )
 
 
-def _volumes(spec: CreateSpec) -> list[str]:
-    vols = [
-        "/:" + contract.HOST_ROOT + ":ro,rslave",
-        "/dev:/dev:rslave",
+# Toolbx's optional mounts (its create.go), each where the host has it: (host path, options).
+# /media and /mnt only when they are directories of their own, not links (Toolbx then links
+# them inside instead; crossbox leaves the image's own).
+OPTIONAL_VOLUMES = (("/media", "rslave"), ("/mnt", "rslave"), ("/run/media", "rslave"),
+                    ("/etc/machine-id", "ro"))
+DBUS_SYSTEM_SOCKET = "/run/dbus/system_bus_socket"
+
+
+def dbus_system_socket(environ: Mapping[str, str]) -> str:
+    """The D-Bus system bus socket: $DBUS_SYSTEM_BUS_ADDRESS's unix:path, else the usual one."""
+    for part in environ.get("DBUS_SYSTEM_BUS_ADDRESS", "").split(";"):
+        if part.startswith("unix:"):
+            for kv in part[len("unix:"):].split(","):
+                if kv.startswith("path="):
+                    return kv[len("path="):]
+    return DBUS_SYSTEM_SOCKET
+
+
+def host_volumes(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The `--volume` values of Toolbx's optional mounts that this host can give."""
+    import os
+
+    out = []
+    for path, options in OPTIONAL_VOLUMES:
+        if os.path.lexists(path) and not os.path.islink(path):
+            out.append(f"{path}:{path}:{options}")
+    socket = dbus_system_socket(environ)
+    real = os.path.realpath(socket)
+    if os.path.exists(real):
+        out.append(f"{real}:{socket}")
+    return tuple(out)
+
+
+# glibc's list of variables its loader ignores for setuid programs (unsecvars.h), plus every
+# LD_* and PYTHON* one: from the image's configuration, none may reach the agent's start.
+LOADER_VARIABLES = frozenset({
+    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+    "MALLOC_TRACE", "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TMPDIR", "TZDIR",
+})
+
+
+def held_env(image_env: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The image's variables to unset for the agent's start (and give back to sessions)."""
+    out = []
+    for entry in image_env:
+        name, sep, value = entry.partition("=")
+        if sep and (name in LOADER_VARIABLES or name.startswith(("LD_", "PYTHON", "MALLOC_"))):
+            out.append((name, value))
+    return tuple(out)
+
+
+def _volumes(spec: CreateSpec, oneshot: bool) -> list[str]:
+    vols = ["/:" + contract.HOST_ROOT + ":ro,rslave"]
+    if not oneshot:
+        # A one-shot run on a terminal gets podman's own /dev instead: runc binds the terminal
+        # at /dev/console, which the host's /dev refuses (--privileged brings the devices).
+        vols.append("/dev:/dev:rslave")
+    vols += [
         "/sys:/sys:rslave",  # sysfs cannot be mounted afresh in a user namespace on the host network
+        "/tmp:/tmp:rslave",  # as Toolbx: X11 and ssh-agent sockets, files handed over
     ]
     if spec.state_dir:
         vols.append(f"{spec.state_dir}:{contract.STATE_DIR}:rw")
-    vols += [f"{src}:{dst}:ro" for src, dst in spec.launch.mounts()]
+    vols.append(f"{spec.launch.prefix}:{contract.PYTHON_DIR}:ro")
+    if spec.agent_lib:
+        vols.append(f"{spec.agent_lib}:{contract.LIB_DIR}:ro")
     if not spec.native and spec.emulator and spec.emulator_name:
         vols.append(f"{spec.emulator}:{contract.emulator_path(spec.emulator_name)}:ro")
+    if spec.mask_preload:
+        vols.append(f"/dev/null:{contract.PRELOAD_FILE}:ro")
     if spec.home_mount:
         vols.append(f"{spec.home_mount}:{spec.home_mount}:rslave")
     if spec.runtime_dir:
         vols.append(f"{spec.runtime_dir}:{spec.runtime_dir}:rslave")
+    vols += list(spec.host_volumes)
     return vols
 
 
@@ -84,9 +152,12 @@ def podman_create_args(spec: CreateSpec, mode: str = contract.MODE_INIT, *,
         "--hostname", _hostname(spec.name),
         "--privileged",
         "--security-opt", "label=disable",
-        "--userns", "keep-id" if spec.rootless else "auto",
+        # Rootful: a user namespace of its own, of 65536 ids, so that nogroup (65534) is mapped.
+        "--userns", "keep-id" if spec.rootless else f"auto:size={ROOTFUL_USERNS_SIZE}",
         "--network", "host",
-        "--ipc", "host",
+        # A one-shot run has an IPC namespace of its own: without the host's /dev, podman mounts
+        # /dev/mqueue, which it may not do for the host's IPC namespace from a user namespace.
+        "--ipc", "private" if mode == contract.MODE_ONESHOT else "host",
         "--no-hosts",
         "--dns", "none",
         "--user", "0:0",
@@ -98,8 +169,10 @@ def podman_create_args(spec: CreateSpec, mode: str = contract.MODE_INIT, *,
         args += ["--variant", spec.arch.variant]
     for key, value in labels.items():
         args += ["--label", f"{key}={value}"]
-    for vol in _volumes(spec):
+    for vol in _volumes(spec, oneshot=mode == contract.MODE_ONESHOT):
         args += ["--volume", vol]
+    for name, _ in spec.held_env:
+        args += ["--unsetenv", name]
     for key, value in (oneshot_env or {}).items():
         args += ["--env", f"{key}={value}"]
     args += ["--entrypoint", spec.launch.entrypoint()]
@@ -111,3 +184,45 @@ def podman_create_args(spec: CreateSpec, mode: str = contract.MODE_INIT, *,
 def _hostname(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c == "-" else "-" for c in name.lower()).strip("-")
     return cleaned[:63].strip("-") or "crossbox"
+
+
+def free_id_range(used_rows: list[str], available: tuple[int, int] | None,
+                  size: int = ROOTFUL_USERNS_SIZE) -> int:
+    """The lowest host id where ``size`` ids are free of every used "c:host:n" row, inside the
+    subordinate range (start, count) when known."""
+    used = []
+    for row in used_rows:
+        parts = row.split(":")
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            used.append((int(parts[1]), int(parts[1]) + int(parts[2])))
+    low, limit = (available[0], available[0] + available[1]) if available else (0, 1 << 32)
+    start = low
+    for begin, end in sorted(used):
+        if end <= start:
+            continue
+        if begin >= start + size:
+            break
+        start = max(start, end)
+    if start + size > limit:
+        from ..errors import HostNotReady
+
+        raise HostNotReady("the `containers` subordinate id range has no 65536 contiguous ids left",
+                           "remove unused rootful containers, or widen the range in /etc/subuid and /etc/subgid")
+    return start
+
+
+def with_id_map(args: list[str], start: int, size: int = ROOTFUL_USERNS_SIZE) -> list[str]:
+    """The same arguments with an explicit contiguous map instead of --userns auto."""
+    out = []
+    skip = False
+    for i, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if arg == "--userns" and i + 1 < len(args) and args[i + 1].startswith("auto"):
+            out += ["--uidmap", f"0:{start}:{size}", "--gidmap", f"0:{start}:{size}"]
+            skip = True
+            continue
+        out.append(arg)
+    return out
+

@@ -8,7 +8,9 @@ podman-container-exists(1)): 1 for no such object, 2 for one in use or running,
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +49,10 @@ class ContainerInfo:
     created: str
     labels: dict[str, str] = field(default_factory=dict)
     uid_map: tuple[str, ...] = ()  # "container:host:size" rows, from inspect only
+    gid_map: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
     mounts: tuple[str, ...] = ()  # host sources of bind mounts, from inspect only
+    mount_pairs: tuple[tuple[str, str], ...] = ()  # (host source, container destination), inspect only
 
     @property
     def running(self) -> bool:
@@ -80,6 +84,7 @@ class ImageInfo:
     size: int
     created: str
     labels: dict[str, str] = field(default_factory=dict)
+    env: tuple[str, ...] = ()  # the image's configured environment, NAME=VALUE
 
 
 def _labels(value: Any) -> dict[str, str]:
@@ -105,6 +110,13 @@ def parse_ps(text: str) -> list[ContainerInfo]:
     return out
 
 
+def _words(value: Any) -> tuple[str, ...]:
+    """An entrypoint or command: podman 4.3 prints a string or a list."""
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return (str(value),) if value else ()
+
+
 def parse_container_inspect(text: str) -> list[ContainerInfo]:
     out = []
     for r in json.loads(text or "[]") or []:
@@ -120,8 +132,10 @@ def parse_container_inspect(text: str) -> list[ContainerInfo]:
                 created=str(r.get("Created", "")),
                 labels=_labels(config.get("Labels")),
                 uid_map=tuple(mappings.get("UidMap") or ()),
-                command=tuple(config.get("Cmd") or ()),
+                gid_map=tuple(mappings.get("GidMap") or ()),
+                command=(*_words(config.get("Entrypoint")), *_words(config.get("Cmd"))),
                 mounts=tuple(m.get("Source", "") for m in r.get("Mounts") or ()),
+                mount_pairs=tuple((m.get("Source", ""), m.get("Destination", "")) for m in r.get("Mounts") or ()),
             )
         )
     return out
@@ -139,6 +153,7 @@ def parse_image_inspect(text: str) -> list[ImageInfo]:
                 size=int(r.get("Size") or 0),
                 created=str(r.get("Created", "")),
                 labels=_labels((r.get("Config") or {}).get("Labels") or r.get("Labels")),
+                env=tuple(str(e) for e in (r.get("Config") or {}).get("Env") or ()),
             )
         )
     return out
@@ -161,6 +176,23 @@ def container_exists(name: str) -> bool:
     if done.returncode in (0, STATUS_NO_SUCH_OBJECT):
         return done.returncode == 0
     raise ToolError(list(done.argv), done.returncode, done.stderr)
+
+
+def inspect_containers(names: list[str]) -> list[ContainerInfo]:
+    """Inspect containers that exist (one podman call); unknown names are left out."""
+    if not names:
+        return []
+    done = _podman("container", "inspect", "--format", "json", *names, check=False)
+    return parse_container_inspect(done.stdout) if done.stdout.strip() else []
+
+
+def all_container_ids() -> list[str]:
+    return _podman("ps", "--all", "--quiet", "--no-trunc").stdout.split()
+
+
+def remove_by_id(container_id: str) -> None:
+    """Remove a container crossbox itself just created (never started), by its id."""
+    _podman_change("rm", "--force", container_id)
 
 
 def inspect_container(name: str) -> ContainerInfo | None:
@@ -286,6 +318,20 @@ def pull(ref: str, arch_oci: str, variant: str | None, quiet: bool,
         _, err = proc.communicate()
     if proc.returncode != 0:
         raise ToolError(args, proc.returncode, err or "")
+
+
+@contextlib.contextmanager
+def waiting_for_exit(container_id: str) -> Iterator[int]:
+    """A descriptor that becomes readable when the container stops (`podman wait` answers)."""
+    from .runner import DEVNULL, PIPE, spawn
+
+    with spawn([PODMAN, "wait", container_id], stdout=PIPE, stderr=DEVNULL, pdeathsig=True) as proc:
+        assert proc.stdout is not None
+        try:
+            yield proc.stdout.fileno()
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
 
 
 def logs_tail(name: str, lines: int = 10) -> str:

@@ -6,7 +6,10 @@
   reaching crossbox is passed on to the child; any other exception terminates it; the
   child is always waited for. ``pdeathsig=True`` makes the kernel stop the child when
   crossbox itself dies, even by SIGKILL.
-- ``exec_replace()``: become the command (``run`` and ``enter`` end in ``podman exec``).
+- ``run_session()``: `podman exec` for ``run`` and ``enter``: crossbox stays its parent to
+  pass signals on (podman exec does not), and ends with its status;
+- ``exec_replace()``: become the command (a one-shot ``podman run``, whose own signal proxy
+  reaches the container's agent).
 
 Every command is logged as ``+ argv`` at debug level; no shell is ever involved.
 Light to import: subprocess and the error types are loaded when first needed, so the
@@ -177,6 +180,59 @@ def spawn(argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | Non
     finally:
         if proc.poll() is None:
             proc.wait()
+
+
+def which(program: str) -> str | None:
+    """shutil.which, without importing shutil (the hot path calls this)."""
+    if "/" in program:
+        return program if os.access(program, os.X_OK) else None
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or ".", program)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
+
+
+SESSION_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_group: bool) -> int:
+    """Run an interactive command (`podman exec`) as crossbox's child and return its status.
+
+    SIGINT, SIGTERM, SIGHUP and SIGQUIT that reach crossbox are handed to ``on_signal``
+    (which asks the container to signal the session's processes: podman exec passes no
+    signal on); the child is waited for whatever happens. ``own_group``: the child gets a
+    process group of its own, so that a terminal's Ctrl-C reaches crossbox once, not both.
+    """
+    args = _check_argv(argv)
+    if which(args[0]) is None:
+        raise missing(args[0])
+    _log("+ ", args)
+    pid = os.fork()
+    if pid == 0:  # the child: nothing here may raise into crossbox's code
+        try:
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # Python ignores it; podman must not
+            if own_group:
+                os.setpgid(0, 0)
+            os.execvp(args[0], args)
+        finally:
+            os._exit(125)
+
+    def forward(signum: int, frame: object) -> None:
+        with contextlib.suppress(Exception):  # a signal must never end crossbox before its child
+            on_signal(signum)
+
+    for signum in SESSION_SIGNALS:
+        signal.signal(signum, forward)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except ChildProcessError:
+            return 125
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
 
 
 def exec_replace(argv: Sequence[str], env: Mapping[str, str] | None = None) -> NoReturn:

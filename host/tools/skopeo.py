@@ -122,8 +122,8 @@ def _auth(authfile: str | None, flag: str = "--authfile") -> list[str]:
     return [flag, authfile] if authfile else []
 
 
-def classify_failure(ref: str, stderr: str) -> CrossboxError:
-    """Map skopeo's error text to a domain error with a hint."""
+def classify_failure(ref: str, stderr: str, tool: str = "skopeo") -> CrossboxError:
+    """Map skopeo's (or podman pull's) error text to a domain error with a hint."""
     last = last_error_line(stderr)
     low = stderr.lower()
     if "manifest unknown" in low or ("not found" in low and "manifest" in low):
@@ -132,10 +132,14 @@ def classify_failure(ref: str, stderr: str) -> CrossboxError:
     if "unauthorized" in low or "authentication required" in low or "denied" in low:
         return RegistryError(f"the registry refused access to {ref}",
                              "log in with `podman login` or pass --authfile")
-    if "connection refused" in low or "no such host" in low or "timeout" in low or "timed out" in low \
-            or "i/o timeout" in low or "deadline exceeded" in low or "network is unreachable" in low \
+    registry = ref.split("/", 1)[0] if "/" in ref else "docker.io"
+    if "deadline exceeded" in low or "timed out" in low or "timeout" in low:
+        return RegistryError(f"the registry {registry} did not answer in time for {ref}: {last}",
+                             "check the network and the registry address; CROSSBOX_REGISTRY_TIMEOUT sets the "
+                             "limit in seconds")
+    if "connection refused" in low or "no such host" in low or "network is unreachable" in low \
             or "eof" in low or "connection reset" in low:
-        return RegistryError(f"the registry of {ref} did not answer properly: {last}",
+        return RegistryError(f"the registry {registry} did not answer properly for {ref}: {last}",
                              "check the network and the registry address, then retry")
     if "server gave http response to https client" in low or "x509" in low or "tls" in low:
         return RegistryError(f"cannot talk TLS to the registry of {ref}: {last}",
@@ -145,7 +149,7 @@ def classify_failure(ref: str, stderr: str) -> CrossboxError:
         return RegistryError(f"the registry of {ref} failed: {last}", "retry later")
     if "invalid reference" in low or "invalid reference format" in low:
         return InvalidInput(f"{ref} is not a valid image reference")
-    return RegistryError(f"skopeo failed on {ref}: {last}")
+    return RegistryError(f"{tool} could not pull {ref}: {last}")
 
 
 def inspect(ref: str, arch_oci: str, variant: str | None, authfile: str | None) -> ManifestInfo:

@@ -9,7 +9,7 @@ _shtab_crossbox_subparsers=(create enter run list rm rmi doctor completion)
 
 _shtab_crossbox_create_option_strings=(-h --help -a --arch -d --distro -r --release -i --image --authfile -y --assumeyes)
 _shtab_crossbox_enter_option_strings=(-h --help -a --arch -d --distro -r --release -y --assumeyes)
-_shtab_crossbox_run_option_strings=(-h --help -a --arch -d --distro -r --release -c --container --rm -i --image --authfile -y --assumeyes)
+_shtab_crossbox_run_option_strings=(-h --help -a --arch -d --distro -r --release -c --container --rm -i --image --authfile --preserve-fds -y --assumeyes)
 _shtab_crossbox_list_option_strings=(-h --help -c --containers -i --images --format)
 _shtab_crossbox_rm_option_strings=(-h --help -f --force -a --all)
 _shtab_crossbox_rmi_option_strings=(-h --help -f --force -a --all)

@@ -51,7 +51,7 @@ function _shtab_crossbox_using
 end
 
 set -g _shtab_crossbox_commands create enter run list rm rmi doctor completion
-set -g _shtab_crossbox_opts_with_value --arch --authfile --container --distro --format --image --log-format --log-level --release -a -c -d -i -r
+set -g _shtab_crossbox_opts_with_value --arch --authfile --container --distro --format --image --log-format --log-level --preserve-fds --release -a -c -d -i -r
 
 complete -c crossbox -e
 complete -c crossbox -f
@@ -85,6 +85,7 @@ complete -c crossbox -n '_shtab_crossbox_using run' -s c -l container -xka "(cro
 complete -c crossbox -n '_shtab_crossbox_using run' -l rm -d 'one-shot: a throw-away container (needs --image)'
 complete -c crossbox -n '_shtab_crossbox_using run' -s i -l image -xka "(crossbox list --names images 2>/dev/null)" -d 'image for a one-shot run (with --rm)'
 complete -c crossbox -n '_shtab_crossbox_using run' -l authfile -xka "(__fish_complete_path (commandline -ct))" -d 'registry credentials file (one-shot only)'
+complete -c crossbox -n '_shtab_crossbox_using run' -l preserve-fds -x -d 'pass N more open file descriptors (3 to N+2) to the command, as Toolbx does'
 complete -c crossbox -n '_shtab_crossbox_using run' -s y -l assumeyes -d 'answer yes to every question'
 complete -c crossbox -n '_shtab_crossbox_using; and test $_shtab_crossbox_npos -eq 0' -a list -d 'List crossbox containers and the images they use or that crossbox pulled, with their architectures.'
 complete -c crossbox -n '_shtab_crossbox_using list' -s h -l help -d 'show this help message and exit'

@@ -33,12 +33,12 @@ def test_sudo_works_for_an_ordinary_user_under_emulation(bed: Bed, rootless: boo
         assert ran.stdout.split() == ["probe", "0"]
 
 
-def test_registration_inside_has_flags_ocf_and_the_host_has_none(bed: Bed, rootless: bool, box: str) -> None:
+def test_registration_inside_has_flags_pocf_and_the_host_has_none(bed: Bed, rootless: bool, box: str) -> None:
     make(bed, rootless, box, "bb-arm64")
     entry = bed.crossbox(["run", "-c", box, "cat", "/proc/sys/fs/binfmt_misc/qemu-aarch64"], rootless=rootless)
     assert entry.returncode == 0, entry.stderr
     assert "enabled" in entry.stdout
-    assert "flags: OCF" in entry.stdout
+    assert "flags: POCF" in entry.stdout  # FPC: argv[0] kept, binary opened, its credentials
     assert "interpreter /run/crossbox/bin/qemu-aarch64-static" in entry.stdout
     assert not os.path.exists("/proc/sys/fs/binfmt_misc/qemu-aarch64")
 

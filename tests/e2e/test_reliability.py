@@ -351,7 +351,7 @@ def test_interrupted_readiness_wait_leaves_a_container_that_becomes_ready(
         fcntl.lockf(lock, fcntl.LOCK_EX)
         proc = subprocess.Popen(bed.crossbox_argv(["run", "-c", name, "uname", "-m"]), env=bed.root_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        state = Path("/run/crossbox/containers") / name
+        state = Path("/run/crossbox/containers") / name / "box"
         _wait_for(lambda: (state / "ready").exists() and bed.podman(
             ["container", "inspect", "--format", "{{.State.Running}}", name]).stdout.strip() == "true")
         time.sleep(0.5)
@@ -420,7 +420,9 @@ def test_twenty_stop_start_cycles_register_each_time_and_leak_nothing(bed: Bed, 
     for cycle in range(20):
         ran = bed.crossbox(["run", "-c", name, "uname", "-m"])
         assert ran.returncode == 0 and ran.stdout.strip() == "aarch64", (cycle, ran.stderr)
-        assert sorted(p.name for p in state.iterdir()) == ["alive", "start.lock"]
+        assert sorted(p.name for p in state.iterdir()) == ["box", "id", "start.lock"]
+        # The ready FIFO is gone; what stays is the agent's: alive lock, control FIFO, session files.
+        assert sorted(p.name for p in (state / "box").iterdir()) == ["alive", "control", "session.env"]
         stopped = bed.podman(["stop", "--time", "30", name])
         assert stopped.returncode == 0
         code = bed.podman(["container", "inspect", "--format", "{{.State.ExitCode}}", name]).stdout.strip()

@@ -1,4 +1,5 @@
-"""crossbox.guest.hostfiles: links to the host's /etc files (resolved in /run/host), markers."""
+"""crossbox.guest.hostfiles: links to the host's /etc files (resolved in /run/host), /etc/hosts with the
+box's name, /etc/timezone, markers; never through the image's links."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import os
 import stat
 
 import pytest
-from crossbox.guest import hostfiles
+from crossbox.guest import hostfiles, safefs
 from crossbox.guest.hostfiles import (
     FOLLOWED,
+    HostsFile,
     follow_host_files,
+    follow_timezone,
+    hosts_text,
     resolve_host_path,
+    timezone_name,
     write_markers,
 )
+from crossbox.guest.safefs import UnsafePath
 from crossbox.shared.contract import HOST_ROOT, MARKER, TOOLBOX_MARKER
 from pyfakefs.fake_filesystem import FakeFilesystem
 
@@ -26,6 +32,7 @@ BERLIN = "/usr/share/zoneinfo/Europe/Berlin"
 def host(fs: FakeFilesystem) -> FakeFilesystem:
     """A systemd-resolved host with a relative /etc/localtime, seen under /run/host."""
     fs.create_file(f"{HOST}/etc/hosts", contents="127.0.0.1 localhost\n")
+    fs.create_file(f"{HOST}/etc/host.conf", contents="multi on\n")
     fs.create_file(f"{HOST}{STUB}", contents="nameserver 127.0.0.53\n")
     fs.create_symlink(f"{HOST}/etc/resolv.conf", STUB)
     fs.create_file(f"{HOST}{BERLIN}", contents="TZif")
@@ -103,16 +110,16 @@ def test_another_host_root_can_be_given(fs: FakeFilesystem) -> None:
 
 # --- follow_host_files ------------------------------------------------------------------------
 
-def test_followed_files_are_hosts_resolv_conf_and_localtime() -> None:
-    assert FOLLOWED == ("/etc/hosts", "/etc/resolv.conf", "/etc/localtime")
+def test_followed_files_are_resolv_conf_localtime_and_host_conf() -> None:
+    assert FOLLOWED == ("/etc/resolv.conf", "/etc/localtime", "/etc/host.conf")
 
 
 def test_follow_host_files_links_each_file_to_the_resolved_host_path(host: FakeFilesystem) -> None:
     changed = follow_host_files()
-    assert changed == ["/etc/hosts", "/etc/resolv.conf", "/etc/localtime"]
-    assert os.readlink("/etc/hosts") == f"{HOST}/etc/hosts"
+    assert changed == ["/etc/resolv.conf", "/etc/localtime", "/etc/host.conf"]
     assert os.readlink("/etc/resolv.conf") == f"{HOST}{STUB}"
     assert os.readlink("/etc/localtime") == f"{HOST}{BERLIN}"
+    assert os.readlink("/etc/host.conf") == f"{HOST}/etc/host.conf"
     with open("/etc/resolv.conf", encoding="utf-8") as f:
         assert f.read() == "nameserver 127.0.0.53\n"
 
@@ -122,15 +129,16 @@ def test_follow_host_files_twice_changes_nothing_the_second_time(host: FakeFiles
     before = {p: os.readlink(p) for p in FOLLOWED}
     assert follow_host_files() == []
     assert {p: os.readlink(p) for p in FOLLOWED} == before
-    assert not [n for n in os.listdir("/etc") if n.endswith(".crossbox-new")]
+    assert not [n for n in os.listdir("/etc") if ".crossbox-" in n]
 
 
 def test_follow_host_files_leaves_files_the_host_lacks(host: FakeFilesystem) -> None:
-    os.unlink(f"{HOST}/etc/hosts")
+    os.unlink(f"{HOST}/etc/host.conf")
+    host.create_file("/etc/host.conf", contents="order hosts\n")
     assert follow_host_files() == ["/etc/resolv.conf", "/etc/localtime"]
-    assert not os.path.islink("/etc/hosts")
-    with open("/etc/hosts", encoding="utf-8") as f:
-        assert f.read() == "127.0.0.1 image\n"
+    assert not os.path.islink("/etc/host.conf")
+    with open("/etc/host.conf", encoding="utf-8") as f:
+        assert f.read() == "order hosts\n"
 
 
 def test_follow_host_files_repoints_a_link_to_an_old_target(host: FakeFilesystem) -> None:
@@ -139,31 +147,101 @@ def test_follow_host_files_repoints_a_link_to_an_old_target(host: FakeFilesystem
     assert os.readlink("/etc/localtime") == f"{HOST}{BERLIN}"
 
 
-def test_follow_host_files_replaces_a_leftover_temporary_link(host: FakeFilesystem) -> None:
-    host.create_symlink("/etc/hosts.crossbox-new", "/nowhere")
-    assert follow_host_files(files=("/etc/hosts",)) == ["/etc/hosts"]
-    assert os.readlink("/etc/hosts") == f"{HOST}/etc/hosts"
-    assert not os.path.lexists("/etc/hosts.crossbox-new")
-
-
 def test_follow_host_files_keeps_a_file_it_cannot_replace(
     host: FakeFilesystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # podman bind-mounts /etc/resolv.conf unless told not to: rename(2) over it is EBUSY.
-    def busy(src: str, dst: str) -> None:
+    # A file podman bind-mounts: rename(2) over it is EBUSY.
+    def busy(src: str, dst: str, **_: object) -> None:
         raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), dst)
 
-    monkeypatch.setattr(hostfiles.os, "replace", busy)
+    monkeypatch.setattr(safefs.os, "rename", busy)
     assert follow_host_files(files=("/etc/resolv.conf",)) == []
     assert not os.path.islink("/etc/resolv.conf")
-    assert not os.path.lexists("/etc/resolv.conf.crossbox-new")
+    assert not [n for n in os.listdir("/etc") if ".crossbox-" in n]
+
+
+def test_a_link_in_the_images_etc_is_refused_not_followed(fs: FakeFilesystem) -> None:
+    fs.create_file(f"{HOST}/etc/resolv.conf", contents="nameserver 1.1.1.1\n")
+    fs.create_dir("/home/alice/notes")
+    fs.create_symlink("/etc", "/home/alice/notes")
+    with pytest.raises(UnsafePath) as err:
+        follow_host_files(files=("/etc/resolv.conf",))
+    assert "/etc is a symbolic link" in str(err.value)
+    assert os.listdir("/home/alice/notes") == []
+
+
+# --- /etc/hosts -------------------------------------------------------------------------------
+
+def test_hosts_text_adds_the_boxs_name_when_the_host_does_not_map_it() -> None:
+    text = hosts_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n", "box-arm64")
+    assert text.splitlines()[-1].split()[:2] == ["127.0.1.1", "box-arm64"]
+    assert text.startswith("127.0.0.1 localhost\n::1 localhost ip6-localhost\n")
+
+
+@pytest.mark.parametrize("host_text", ["127.0.1.1 box-arm64\n", "10.0.0.5 server box-arm64 # me\n"])
+def test_hosts_text_leaves_a_host_file_that_maps_the_name(host_text: str) -> None:
+    assert hosts_text(host_text, "box-arm64") == host_text
+
+
+def test_hosts_text_ignores_the_name_in_a_comment() -> None:
+    assert "127.0.1.1\tbox" in hosts_text("# box\n127.0.0.1 localhost", "box")
+
+
+def test_hosts_file_follows_the_hosts_changes(host: FakeFilesystem) -> None:
+    hosts = HostsFile(hostname="box-arm64")
+    assert hosts.refresh()
+    with open("/etc/hosts", encoding="utf-8") as f:
+        first = f.read()
+    assert first.startswith("127.0.0.1 localhost\n") and "box-arm64" in first
+    assert not os.path.islink("/etc/hosts")
+    assert not hosts.refresh()  # unchanged: nothing written
+    with open(f"{HOST}/etc/hosts", "a", encoding="utf-8") as f:
+        f.write("192.168.1.9 printer\n")
+    assert hosts.refresh()
+    with open("/etc/hosts", encoding="utf-8") as f:
+        assert "192.168.1.9 printer" in f.read()
+
+
+def test_hosts_file_replaces_a_link_of_the_image_without_writing_through_it(host: FakeFilesystem) -> None:
+    os.unlink("/etc/hosts")
+    host.create_file("/home/alice/notes.txt", contents="mine\n")
+    host.create_symlink("/etc/hosts", "/home/alice/notes.txt")
+    assert HostsFile(hostname="box").refresh()
+    assert not os.path.islink("/etc/hosts")
+    with open("/home/alice/notes.txt", encoding="utf-8") as f:
+        assert f.read() == "mine\n"
+
+
+# --- /etc/timezone ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("target", "zone"), [
+    ("/run/host/usr/share/zoneinfo/Europe/Berlin", "Europe/Berlin"),
+    ("/run/host/usr/share/zoneinfo/posix/America/New_York", "America/New_York"),
+    ("/run/host/etc/localtime", None),
+    (None, None),
+])
+def test_timezone_name_from_the_localtime_link(target: str | None, zone: str | None) -> None:
+    assert timezone_name(target) == zone
+
+
+def test_timezone_is_written_from_the_hosts_localtime(host: FakeFilesystem) -> None:
+    assert follow_timezone() == ["/etc/timezone"]
+    with open("/etc/timezone", encoding="utf-8") as f:
+        assert f.read() == "Europe/Berlin\n"
+    assert follow_timezone() == []
+
+
+def test_timezone_links_to_the_hosts_own_file(host: FakeFilesystem) -> None:
+    host.create_file(f"{HOST}/etc/timezone", contents="Europe/Berlin\n")
+    assert follow_timezone() == ["/etc/timezone"]
+    assert os.readlink("/etc/timezone") == f"{HOST}/etc/timezone"
 
 
 # --- write_markers ----------------------------------------------------------------------------
 
 def test_write_markers_writes_the_crossbox_and_toolbox_markers(fs: FakeFilesystem) -> None:
     changed = write_markers("crossbox-debian-arm64", "aarch64")
-    assert changed == [MARKER, TOOLBOX_MARKER]
+    assert changed == [MARKER, TOOLBOX_MARKER, "/run/.toolbxenv"]
     assert (MARKER, TOOLBOX_MARKER) == ("/run/.crossboxenv", "/run/.toolboxenv")
     with open(MARKER, encoding="utf-8") as f:
         assert f.read() == "container=crossbox-debian-arm64\narch=aarch64\n"
@@ -185,3 +263,14 @@ def test_write_markers_rewrites_only_a_marker_that_says_something_else(fs: FakeF
     assert write_markers("renamed", "aarch64") == [MARKER]
     with open(MARKER, encoding="utf-8") as f:
         assert f.read() == "container=renamed\narch=aarch64\n"
+
+
+@pytest.mark.parametrize("marker", [MARKER, TOOLBOX_MARKER])
+def test_a_marker_that_is_a_link_into_the_home_is_replaced_not_written_through(
+        fs: FakeFilesystem, marker: str) -> None:
+    fs.create_file("/home/alice/notes.txt", contents="precious\n")
+    fs.create_symlink(marker, "/home/alice/notes.txt")
+    write_markers("box", "aarch64")
+    assert not os.path.islink(marker)
+    with open("/home/alice/notes.txt", encoding="utf-8") as f:
+        assert f.read() == "precious\n"

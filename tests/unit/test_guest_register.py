@@ -28,7 +28,7 @@ AARCH64 = parse_arch("aarch64")
 KERNEL_ENTRY = f"""\
 enabled
 interpreter {QEMU}
-flags: OCF
+flags: POCF
 offset 0
 magic 7f454c460201010000000000000000000200b700
 mask ffffffffffffff00fffffffffffffffffeffffff
@@ -148,14 +148,14 @@ def test_register_emulator_accepts_an_identical_entry_and_returns_it(
 ) -> None:
     mounted.create_file(f"{ROOT}/qemu-aarch64", contents=KERNEL_ENTRY)
     entry = register_emulator(AARCH64, QEMU)
-    assert entry.flags == "OCF"
+    assert entry.flags == "POCF"
     assert entry.enabled
     assert entry.interpreter == QEMU
-    assert entry == binfmt.registration_for(AARCH64, QEMU, "FC").expected_entry()
+    assert entry == binfmt.registration_for(AARCH64, QEMU, "FPC").expected_entry()
     assert _read(f"{ROOT}/register") == ""
 
 
-def test_register_emulator_registers_with_flags_fc_through_a_fake_kernel(
+def test_register_emulator_registers_with_flags_fpc_through_a_fake_kernel(
     mounted: FakeFilesystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written: list[str] = []
@@ -170,9 +170,9 @@ def test_register_emulator_registers_with_flags_fc_through_a_fake_kernel(
 
     monkeypatch.setattr(binfmt.os, "write", kernel_write)
     entry = register_emulator(AARCH64, QEMU)
-    assert written == [binfmt.registration_for(AARCH64, QEMU, "FC").line()]
-    assert written[0].endswith(f":{QEMU}:FC")
-    assert entry.flags == "OCF"
+    assert written == [binfmt.registration_for(AARCH64, QEMU, "FPC").line()]
+    assert written[0].endswith(f":{QEMU}:FPC")
+    assert entry.flags == "POCF"
     assert _read(f"{ROOT}/qemu-aarch64") == KERNEL_ENTRY
 
 
@@ -183,8 +183,8 @@ def test_register_emulator_raises_when_the_entry_reads_back_missing(
     with pytest.raises(GuestError, match="reads back wrong") as info:
         register_emulator(AARCH64, QEMU)
     assert "(missing)" in str(info.value)
-    assert "expected flags OCF" in str(info.value)
-    assert _read(f"{ROOT}/register") == binfmt.registration_for(AARCH64, QEMU, "FC").line()
+    assert "expected flags POCF" in str(info.value)
+    assert _read(f"{ROOT}/register") == binfmt.registration_for(AARCH64, QEMU, "FPC").line()
 
 
 def test_register_emulator_turns_a_conflicting_entry_into_a_guest_error(

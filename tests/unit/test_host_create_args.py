@@ -6,7 +6,13 @@ import dataclasses
 
 import pytest
 from crossbox.host.interpreter import GuestLaunch
-from crossbox.host.tools.create_args import CreateSpec, guest_spec, podman_create_args
+from crossbox.host.tools.create_args import (
+    CreateSpec,
+    dbus_system_socket,
+    guest_spec,
+    held_env,
+    podman_create_args,
+)
 from crossbox.shared import contract
 from crossbox.shared.arch import parse_arch
 from crossbox.shared.contract import GuestSpec, User
@@ -24,7 +30,7 @@ LAUNCH = GuestLaunch(
 ALICE = User(name="alice", uid=1000, gid=1000, home="/home/alice", shell="/bin/bash")
 ROOT = User(name="root", uid=0, gid=0, home="/root", shell="/bin/bash")
 SHELLS = {"sh", "bash", "dash", "zsh", "ash", "ksh", "fish"}
-LOADER_ARGS = 8  # --library-path DIRS PYTHON -I -S -B -c BOOT_CODE
+LOADER_ARGS = 9  # --inhibit-cache --library-path DIRS PYTHON -I -S -B -c BOOT_CODE
 
 
 def make_spec(arch: str = "aarch64", *, native: bool = False, rootless: bool = True,
@@ -45,6 +51,8 @@ def make_spec(arch: str = "aarch64", *, native: bool = False, rootless: bool = T
         emulator_name=None if native else f"qemu-{a.qemu}-static",
         home_mount=user.home if rootless else None,
         runtime_dir="/run/user/1000" if rootless else None,
+        agent_lib="/home/alice/.local/share/crossbox/agent/0123456789abcdef" if rootless
+        else "/var/lib/crossbox/agent/0123456789abcdef",
     )
     return dataclasses.replace(spec, **changes)
 
@@ -73,7 +81,8 @@ def test_rootless_container_keeps_the_user_id() -> None:
 def test_rootful_container_gets_its_own_user_namespace_never_the_host_one() -> None:
     args = podman_create_args(make_spec(rootless=False, user=ROOT))
     opts, *_ = split(args)
-    assert only(opts, "--userns") == "auto"
+    # 65536 ids, so that nogroup (65534), the group of apt's sandbox user, is mapped.
+    assert only(opts, "--userns") == "auto:size=65536"
     assert "host" not in values_of(opts, "--userns")
     assert not any(a.startswith("--userns=") for a in args)
 
@@ -109,10 +118,14 @@ def test_foreign_container_volumes() -> None:
     assert "/usr/bin/qemu-aarch64-static:/run/crossbox/bin/qemu-aarch64-static:ro" in vols
     assert f"{spec.state_dir}:{contract.STATE_DIR}:rw" in vols
     assert "/opt/python3.11:/run/crossbox/python:ro" in vols
-    assert "/srv/crossbox/guest:/run/crossbox/lib/crossbox/guest:ro" in vols
-    assert "/srv/crossbox/shared:/run/crossbox/lib/crossbox/shared:ro" in vols
+    # The whole of /run/crossbox/lib is crossbox's: nothing of the image's can be imported.
+    assert f"{spec.agent_lib}:/run/crossbox/lib:ro" in vols
+    assert not any(v.split(":")[1].startswith("/run/crossbox/lib/") for v in vols)
     assert "/home/alice:/home/alice:rslave" in vols
     assert "/run/user/1000:/run/user/1000:rslave" in vols
+    assert "/tmp:/tmp:rslave" in vols  # as Toolbx: X11 and ssh-agent sockets
+    assert "/dev/null:/etc/ld.so.preload:ro" in vols  # the image's preload never reaches the agent
+    assert "/dev:/dev:rslave" in vols
 
 
 def test_native_container_mounts_no_emulator() -> None:
@@ -135,7 +148,6 @@ def test_home_and_runtime_dir_are_mounted_only_when_given() -> None:
     opts, *_ = split(podman_create_args(make_spec(rootless=False, user=ROOT)))
     vols = values_of(opts, "--volume")
     assert not any(v.startswith(("/root:", "/run/user/")) for v in vols)
-    assert vols[-1] == "/usr/bin/qemu-aarch64-static:/run/crossbox/bin/qemu-aarch64-static:ro"
 
 
 @pytest.mark.parametrize(("arch", "native", "oci"),
@@ -148,7 +160,7 @@ def test_labels_name_the_container_arch_and_contract(arch: str, native: bool, oc
     assert labels == {
         "dev.crossbox.container": "true",
         "dev.crossbox.arch": oci,
-        "dev.crossbox.contract": "1",
+        "dev.crossbox.contract": contract.CONTRACT_VERSION,
         "dev.crossbox.image": "registry.fedoraproject.org/fedora-toolbox:42",
         "dev.crossbox.user": "alice",
     }
@@ -168,6 +180,7 @@ def test_entrypoint_inside_the_python_prefix_is_seen_under_run_crossbox_python()
 def test_loader_arguments_start_the_host_python_isolated() -> None:
     _, _, loader, _ = split(podman_create_args(make_spec()))
     assert loader == [
+        "--inhibit-cache",
         "--library-path",
         "/run/crossbox/python/lib:/run/host/usr/lib/x86_64-linux-gnu:/run/host/usr/lib",
         "/run/crossbox/python/bin/python3.11",
@@ -199,6 +212,34 @@ def test_oneshot_carries_workdir_command_and_environment() -> None:
     assert parsed.workdir == "/home/alice/src"
     assert parsed.command == command
     assert args[-3:] == ["--", "uname", "-m"]
+    # A one-shot run gets podman's own /dev: on a terminal runc binds it at /dev/console.
+    assert not any(v.startswith("/dev:") for v in values_of(opts, "--volume"))
+
+
+def test_the_images_loader_variables_are_unset_for_the_agent_and_handed_to_it() -> None:
+    held = held_env(("PATH=/usr/bin", "LD_PRELOAD=/usr/lib/libjemalloc.so", "PYTHONPATH=/opt/py",
+                     "GLIBC_TUNABLES=glibc.malloc.check=3", "LANG=C.UTF-8", "MALLOC_ARENA_MAX=2"))
+    assert held == (("LD_PRELOAD", "/usr/lib/libjemalloc.so"), ("PYTHONPATH", "/opt/py"),
+                    ("GLIBC_TUNABLES", "glibc.malloc.check=3"), ("MALLOC_ARENA_MAX", "2"))
+    spec = make_spec(held_env=held)
+    opts, _, _, agent = split(podman_create_args(spec))
+    assert values_of(opts, "--unsetenv") == ["LD_PRELOAD", "PYTHONPATH", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX"]
+    assert GuestSpec.from_argv(agent).held_env == held
+
+
+def test_toolbx_optional_volumes_come_after_crossboxs_own() -> None:
+    spec = make_spec(host_volumes=("/media:/media:rslave", "/etc/machine-id:/etc/machine-id:ro"))
+    vols = values_of(split(podman_create_args(spec))[0], "--volume")
+    assert vols[-2:] == ["/media:/media:rslave", "/etc/machine-id:/etc/machine-id:ro"]
+
+
+@pytest.mark.parametrize(("address", "socket"), [
+    ("", "/run/dbus/system_bus_socket"),
+    ("unix:path=/var/run/dbus/system_bus_socket", "/var/run/dbus/system_bus_socket"),
+    ("tcp:host=x;unix:path=/tmp/dbus-sys,guid=1", "/tmp/dbus-sys"),
+])
+def test_dbus_system_socket_follows_the_address(address: str, socket: str) -> None:
+    assert dbus_system_socket({"DBUS_SYSTEM_BUS_ADDRESS": address} if address else {}) == socket
 
 
 def test_hostname_is_derived_from_the_container_name() -> None:
@@ -233,3 +274,40 @@ def test_user_supplied_text_always_stays_one_argv_element_and_no_shell_is_built(
     assert not any(a.rsplit("/", 1)[-1] in SHELLS for a in built)
     assert [i for i, a in enumerate(built) if a == "-c"] == [len(built) - 2]
     assert built[-3:] == ["-B", "-c", contract.BOOT_CODE]
+
+
+def test_the_preload_mask_is_said_to_the_agent() -> None:
+    _, _, _, agent = split(podman_create_args(make_spec()))
+    assert GuestSpec.from_argv(agent).masked_preload
+    _, _, _, agent = split(podman_create_args(make_spec(mask_preload=False)))
+    assert not GuestSpec.from_argv(agent).masked_preload
+
+
+def test_free_id_range_finds_the_first_gap_that_fits() -> None:
+    from crossbox.host.tools.create_args import free_id_range
+
+    base = 2147483647
+    used = [f"0:{base}:65536", f"0:{base + 65536 + 1024}:65536", f"0:{base + 65536 + 1024}:65536"]
+    # A 1024-id hole after the first range does not fit: the range after the second one does.
+    assert free_id_range(used, (base, 2147483648)) == base + 2 * 65536 + 1024
+    assert free_id_range([], (base, 2147483648)) == base
+    assert free_id_range(["0:x:1", "garbage"], (base, 2147483648)) == base
+
+
+def test_free_id_range_refuses_a_full_range() -> None:
+    from crossbox.host.errors import HostNotReady
+    from crossbox.host.tools.create_args import free_id_range
+
+    with pytest.raises(HostNotReady):
+        free_id_range(["0:100:65536"], (100, 65536 + 100))
+
+
+def test_with_id_map_replaces_auto_by_an_explicit_contiguous_map() -> None:
+    from crossbox.host.tools.create_args import with_id_map
+
+    args = podman_create_args(make_spec(rootless=False, user=ROOT))
+    mapped = with_id_map(args, 3000000000)
+    assert "--userns" not in mapped
+    assert values_of(mapped, "--uidmap") == ["0:3000000000:65536"]
+    assert values_of(mapped, "--gidmap") == ["0:3000000000:65536"]
+    assert len(mapped) == len(args) + 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from crossbox.host import interpreter
@@ -98,12 +99,26 @@ def test_inside_any_path_under_the_prefix_lands_under_run_crossbox_python(parts:
     assert HAND_MADE.inside(f"/opt/python3.11/{rel}") == f"/run/crossbox/python/{rel}"
 
 
-def test_mounts_of_a_hand_made_launch() -> None:
-    assert HAND_MADE.mounts() == [
-        ("/opt/python3.11", "/run/crossbox/python"),
-        ("/usr/lib/python3/site-packages/crossbox/guest", "/run/crossbox/lib/crossbox/guest"),
-        ("/usr/lib/python3/site-packages/crossbox/shared", "/run/crossbox/lib/crossbox/shared"),
-    ]
+def test_the_agent_library_holds_only_crossboxs_guest_and_shared(tmp_path: Path) -> None:
+    launch = interpreter.plan()
+    made = interpreter.agent_lib_dir(launch, base=str(tmp_path))
+    assert os.listdir(made) == ["crossbox"]
+    assert sorted(os.listdir(os.path.join(made, "crossbox"))) == ["guest", "shared"]
+    assert "main.py" in os.listdir(os.path.join(made, "crossbox", "guest"))
+    assert not [n for n in os.listdir(os.path.join(made, "crossbox", "guest")) if not n.endswith(".py")]
+    assert interpreter.agent_lib_dir(launch, base=str(tmp_path)) == made  # made once, by content
+    assert os.stat(made).st_mode & 0o777 == 0o755  # a rootful container's root reads it
+
+
+def test_a_version_independent_name_is_taken_only_as_a_relative_link(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    real = tmp_path / "bin" / "python3.11"
+    real.write_text("")
+    (tmp_path / "bin" / "python3").symlink_to("python3.11")
+    assert interpreter.version_independent(str(real), str(tmp_path)) == str(tmp_path / "bin" / "python3")
+    (tmp_path / "bin" / "python3").unlink()
+    (tmp_path / "bin" / "python3").symlink_to(str(real))  # absolute: it would point into the image
+    assert interpreter.version_independent(str(real), str(tmp_path)) == str(real)
 
 
 def test_entrypoint_is_the_loader_inside() -> None:
@@ -113,7 +128,7 @@ def test_entrypoint_is_the_loader_inside() -> None:
 def test_command_starts_python_isolated_with_the_boot_code() -> None:
     cmd = HAND_MADE.command(["init", "--contract", "1"])
     assert cmd == [
-        "--library-path", "/run/crossbox/python/lib:/run/host/usr/lib64",
+        "--inhibit-cache", "--library-path", "/run/crossbox/python/lib:/run/host/usr/lib64",
         "/run/crossbox/python/bin/python3.11", "-I", "-S", "-B", "-c", contract.BOOT_CODE,
         "init", "--contract", "1",
     ]
@@ -122,16 +137,17 @@ def test_command_starts_python_isolated_with_the_boot_code() -> None:
 def test_host_argv_uses_host_paths() -> None:
     argv = HAND_MADE.host_argv(["oneshot"])
     assert argv == [
-        "/usr/lib64/ld-linux-x86-64.so.2", "--library-path", "/opt/python3.11/lib:/usr/lib64",
+        "/usr/lib64/ld-linux-x86-64.so.2", "--inhibit-cache", "--library-path", "/opt/python3.11/lib:/usr/lib64",
         "/opt/python3.11/bin/python3.11", "-I", "-S", "-B", "-c", contract.BOOT_CODE, "oneshot",
     ]
 
 
 def test_planned_command_mentions_only_paths_seen_inside(launch: GuestLaunch) -> None:
     cmd = launch.command([])
-    for d in cmd[1].split(":"):
+    assert cmd[:2] == ["--inhibit-cache", "--library-path"]
+    for d in cmd[2].split(":"):
         assert d.startswith(("/run/crossbox/python", "/run/host/"))
-    assert cmd[2].startswith("/run/crossbox/python/")
+    assert cmd[3].startswith("/run/crossbox/python/")
     assert "-I" in cmd
     assert "-S" in cmd
     assert contract.BOOT_CODE in cmd

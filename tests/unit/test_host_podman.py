@@ -66,8 +66,11 @@ def test_parse_container_inspect_of_a_crossbox_container() -> None:
     assert box.arch == "arm64"
     assert box.uid_map == ("0:2147484671:1024",)
     assert box.host_id_of_root() == 2147484671
-    assert box.command[0] == "--library-path"
-    assert box.command[2:4] == ("/run/crossbox/python/bin/python3.11", "-I")
+    # The entrypoint first, then the command: the whole start line of the agent.
+    assert box.command[0] == "/run/host/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+    assert box.command[1] == "--library-path"
+    assert box.command[3:5] == ("/run/crossbox/python/bin/python3.11", "-I")
+    assert ("/", "/run/host") in box.mount_pairs
     assert "init" in box.command
     assert box.mounts == (
         "/dev", "/sys", "/run/crossbox/containers/bb-arm64-arm64", "/root/.pyenv/versions/3.11.7",

@@ -104,17 +104,17 @@ STDERR_DEADLINE = (
         (STDERR_MANIFEST_UNKNOWN, RegistryError,
          f"{REF} does not exist in its registry (unknown tag or name)", "check the name and tag"),
         (STDERR_REFUSED, RegistryError,
-         f"the registry of {REF} did not answer properly: ", "check the network"),
+         f"the registry 127.0.0.1:5555 did not answer properly for {REF}: ", "check the network"),
         (STDERR_UNAUTHORIZED, RegistryError,
          f"the registry refused access to {REF}", "podman login"),
         (STDERR_HTTP, RegistryError,
          f"cannot talk TLS to the registry of {REF}: ", "insecure"),
         (STDERR_DEADLINE, RegistryError,
-         f"the registry of {REF} did not answer properly: ", "retry"),
+         f"the registry 127.0.0.1:5555 did not answer in time for {REF}: ", "CROSSBOX_REGISTRY_TIMEOUT"),
         (STDERR_BAD_REFERENCE, InvalidInput,
          f"{REF} is not a valid image reference", None),
         ("Error: something nobody expected\n", RegistryError,
-         f"skopeo failed on {REF}: Error: something nobody expected", None),
+         f"skopeo could not pull {REF}: Error: something nobody expected", None),
     ],
     ids=["manifest-unknown", "connection-refused", "unauthorized", "http-to-https",
          "deadline-exceeded", "invalid-reference", "unknown"],
@@ -127,6 +127,11 @@ def test_classify_failure(stderr: str, kind: type, message: str, hint: str | Non
         assert err.hint is None
     else:
         assert hint in (err.hint or "")
+
+
+def test_a_native_pull_failure_names_podman() -> None:
+    err = skopeo.classify_failure(REF, "Error: something nobody expected\n", tool="podman")
+    assert err.message.startswith(f"podman could not pull {REF}")
 
 
 def test_classify_failure_quotes_the_telling_line() -> None:

@@ -64,18 +64,19 @@ def test_base_dir_rootful_is_under_run(monkeypatch: pytest.MonkeyPatch) -> None:
     assert state.base_dir() == "/run/crossbox/containers"
 
 
-def test_state_dir_is_per_container(base: Path) -> None:
+def test_state_dir_is_per_container_and_the_container_sees_only_its_box_part(base: Path) -> None:
     assert state.state_dir(NAME) == str(base / NAME)
+    assert state.shared_dir(NAME) == str(base / NAME / "box")
 
 
 def test_not_ready_without_the_lock_file(base: Path) -> None:
     assert not state.is_ready(NAME)
-    (base / NAME).mkdir(parents=True)
+    (base / NAME / "box").mkdir(parents=True)
     assert not state.is_ready(NAME)
 
 
 def test_not_ready_when_nobody_holds_the_lock(base: Path) -> None:
-    path = base / NAME / contract.ALIVE_LOCK
+    path = base / NAME / "box" / contract.ALIVE_LOCK
     path.parent.mkdir(parents=True)
     path.write_text("")
     assert not state.is_ready(NAME)
@@ -84,7 +85,7 @@ def test_not_ready_when_nobody_holds_the_lock(base: Path) -> None:
 @pytest.fixture
 def alive_lock(base: Path) -> Iterator[Callable[[int], int]]:
     """Take a lock on the alive file as the agent would, on its own open file description."""
-    path = base / NAME / contract.ALIVE_LOCK
+    path = base / NAME / "box" / contract.ALIVE_LOCK
     path.parent.mkdir(parents=True)
     path.write_text("")
     fds: list[int] = []
@@ -116,9 +117,45 @@ def test_is_ready_leaves_the_lock_as_it_was(alive_lock: Callable[[int], int]) ->
 
 def test_ensure_state_dir_creates_it_private(base: Path) -> None:
     path = state.ensure_state_dir(NAME)
-    assert path == str(base / NAME)
+    assert path == str(base / NAME / "box")
     assert (os.stat(path).st_mode & 0o777) == 0o700
+    assert (os.stat(base / NAME).st_mode & 0o777) == 0o700
     assert state.ensure_state_dir(NAME) == path  # again: no error
+
+
+def test_new_state_dir_says_whether_it_made_it(base: Path) -> None:
+    assert state.new_state_dir(NAME)
+    assert os.path.isdir(state.shared_dir(NAME))
+    assert not state.new_state_dir(NAME)  # there already: a failed create must leave it
+
+
+def test_the_recorded_id_is_host_private_and_read_back(base: Path) -> None:
+    state.new_state_dir(NAME)
+    cid = "a" * 64
+    state.record_id(NAME, cid)
+    assert state.recorded_id(NAME) == cid
+    assert not os.path.exists(os.path.join(state.shared_dir(NAME), "id"))  # the container cannot touch it
+    (base / NAME / "id").write_text("not-an-id\n")
+    assert state.recorded_id(NAME) is None
+
+
+def test_ready_id_needs_both_the_alive_lock_and_a_recorded_id(base: Path,
+                                                             alive_lock: Callable[[int], int]) -> None:
+    alive_lock(fcntl.LOCK_SH)
+    assert state.ready_id(NAME) is None
+    state.record_id(NAME, "b" * 64)
+    assert state.ready_id(NAME) == "b" * 64
+
+
+def test_prune_removes_the_directories_of_containers_that_are_gone(base: Path) -> None:
+    for name in ("kept", "gone", "replaced", "unknown-id"):
+        state.new_state_dir(name)
+    state.record_id("kept", "1" * 64)
+    state.record_id("gone", "2" * 64)
+    state.record_id("replaced", "3" * 64)
+    pruned = state.prune({"kept": "1" * 64, "replaced": "4" * 64, "unknown-id": "5" * 64})
+    assert sorted(pruned) == ["gone", "replaced"]
+    assert sorted(os.listdir(base)) == ["kept", "unknown-id"]
 
 
 def test_remove_state_dir(base: Path) -> None:
@@ -154,7 +191,7 @@ def agent(path: str, payload: bytes | None, delay: float = 0.05) -> threading.Th
 
 
 def test_waiter_makes_a_fifo_in_the_state_dir(waiter: state.ReadyWaiter, base: Path) -> None:
-    assert waiter.path == str(base / NAME / contract.READY_FIFO)
+    assert waiter.path == str(base / NAME / "box" / contract.READY_FIFO)
     import stat
 
     assert stat.S_ISFIFO(os.stat(waiter.path).st_mode)
@@ -219,7 +256,19 @@ def test_waiter_close_removes_the_fifo(base: Path) -> None:
     w.close()  # again: no error
 
 
+def test_waiter_reports_an_agent_that_died_without_opening_the_fifo(waiter: state.ReadyWaiter) -> None:
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"0\n")  # what `podman wait` prints when the container has stopped
+    start = time.monotonic()
+    report = waiter.wait(10, read_end)
+    os.close(read_end)
+    os.close(write_end)
+    assert report is not None and not report.ok
+    assert time.monotonic() - start < 2
+
+
 def test_start_lock_lets_one_starter_in(base: Path) -> None:
+    state.new_state_dir(NAME)
     with state.start_lock(NAME, timeout=5):
         with pytest.raises(GuestFailed) as err, state.start_lock(NAME, timeout=0.1):
             pass

@@ -42,7 +42,7 @@ ROOTLESS_UID_MAP = "0 1000 1\n1 100000 65536\n"
 KERNEL_AARCH64_ENTRY = """\
 enabled
 interpreter /run/crossbox/bin/qemu-aarch64-static
-flags: OCF
+flags: POCF
 offset 0
 magic 7f454c460201010000000000000000000200b700
 mask ffffffffffffff00fffffffffffffffffeffffff
@@ -78,7 +78,7 @@ def test_line_for_aarch64_is_what_qemu_binfmt_conf_would_write() -> None:
         ":qemu-aarch64:M:0:"
         r"\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:"
         r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:"
-        f"{QEMU}:FC"
+        f"{QEMU}:FPC"
     )
 
 
@@ -89,9 +89,9 @@ def test_line_holds_only_ascii_hex_escapes_in_magic_and_mask_fields() -> None:
             assert re.fullmatch(r"(\\x[0-9a-f]{2})+", field_text), arch.name
 
 
-def test_registration_for_names_the_entry_after_qemu_with_flags_fc() -> None:
+def test_registration_for_names_the_entry_after_qemu_with_flags_fpc() -> None:
     r = registration_for(AARCH64, QEMU)
-    assert (r.name, r.flags, r.offset) == ("qemu-aarch64", "FC", 0)
+    assert (r.name, r.flags, r.offset) == ("qemu-aarch64", "FPC", 0)
     assert (r.magic, r.mask) == (AARCH64.magic, AARCH64.mask)
 
 
@@ -252,7 +252,7 @@ def test_parse_entry_reads_real_kernel_text() -> None:
         name="qemu-aarch64",
         enabled=True,
         interpreter=QEMU,
-        flags="OCF",
+        flags="POCF",
         offset=0,
         magic=bytes.fromhex("7f454c460201010000000000000000000200b700"),
         mask=bytes.fromhex("ffffffffffffff00fffffffffffffffffeffffff"),
@@ -409,7 +409,7 @@ def test_register_returns_false_and_writes_nothing_when_the_same_entry_exists(
     "existing",
     [
         KERNEL_AARCH64_ENTRY.replace(QEMU, "/usr/bin/qemu-aarch64-static"),
-        KERNEL_AARCH64_ENTRY.replace("flags: OCF", "flags: F"),
+        KERNEL_AARCH64_ENTRY.replace("flags: POCF", "flags: F"),
         KERNEL_AARCH64_ENTRY.replace("fffeffffff\n", "fffeffff00\n"),
         KERNEL_AARCH64_ENTRY.replace("offset 0", "offset 1"),
     ],
@@ -453,7 +453,7 @@ def test_read_entry_returns_none_for_a_missing_entry_and_parses_a_present_one(
     assert read_entry("qemu-aarch64", ROOT) is None
     binfmt_fs.create_file(f"{ROOT}/qemu-aarch64", contents=KERNEL_AARCH64_ENTRY)
     entry = read_entry("qemu-aarch64", ROOT)
-    assert entry is not None and entry.interpreter == QEMU and entry.flags == "OCF"
+    assert entry is not None and entry.interpreter == QEMU and entry.flags == "POCF"
 
 
 def _racing_write(entry_text: str | None, err: int) -> Callable[[int, bytes], int]:
