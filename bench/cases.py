@@ -206,7 +206,7 @@ class Bench:
             c_name = f"{self.prefix}create-c"
             state = self.work / "create-c-state"
             state.mkdir(exist_ok=True)
-            c_argv = ["podman", "create", *(arg.replace(f"/run/crossbox/containers/{a_name}:", f"{state}:")
+            c_argv = ["podman", "create", *(arg.replace(f"/run/crossbox/containers/{a_name}/box:", f"{state}:")
                                             .replace(a_name, c_name) for arg in created)]
 
             def rm_c(_: int) -> None:

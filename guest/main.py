@@ -51,13 +51,16 @@ def _unmask_preload() -> None:
 
 
 def protect_host_root() -> None:
-    """/run/host read-only all the way down (podman's `ro` makes only its top read-only)."""
+    """/run/host read-only all the way down (podman's `ro` makes only its top read-only), and
+    locked so: not even the container's root can make it writable again."""
     from . import mounts
 
     try:
         mounts.read_only_recursive(HOST_ROOT)
+        mounts.lock_read_only(HOST_ROOT)
     except OSError as exc:
-        raise GuestError(f"cannot make {HOST_ROOT} read-only below its top: {exc.strerror}") from None
+        raise GuestError(f"cannot make {HOST_ROOT} read-only all the way down: {exc.strerror}") from None
+
 
 
 class Session:

@@ -3,7 +3,9 @@
 - mount(2): the container's private binfmt_misc;
 - umount2(2): lift the mask crossbox puts over the image's /etc/ld.so.preload while
   the agent starts (see crossbox.host.tools.create_args);
-- mount_setattr(2) with AT_RECURSIVE: /run/host read-only all the way down.
+- mount_setattr(2) with AT_RECURSIVE: /run/host read-only all the way down;
+- unshare(2), open_tree(2) and move_mount(2): that tree replaced by a copy whose flags the
+  kernel has locked, so that root in the container cannot make it writable again.
 """
 
 from __future__ import annotations
@@ -62,3 +64,69 @@ def read_only_recursive(target: str) -> None:
                         ctypes.c_size_t(ctypes.sizeof(attr)))
     if done != 0:
         raise _fail(target)
+
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+SYS_OPEN_TREE = 428  # open_tree(2) and move_mount(2): the same numbers on every architecture
+SYS_MOVE_MOUNT = 429
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = 0o2000000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+
+
+def _clone_in_child_namespace(target: str, channel: object) -> None:
+    """In a forked child: enter a new user and mount namespace (its copies of the mounts get
+    their flags locked by the kernel), clone the tree at ``target`` and send it back."""
+    import socket
+
+    status = 1
+    try:
+        libc = _c()
+        libc.syscall.restype = ctypes.c_long
+        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0:
+            fd = libc.syscall(ctypes.c_long(SYS_OPEN_TREE), ctypes.c_int(-100), target.encode(),
+                              ctypes.c_uint(OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC))
+            if fd >= 0:
+                socket.send_fds(channel, [b"t"], [fd])  # type: ignore[arg-type]
+                status = 0
+    finally:
+        os._exit(status)
+
+
+def lock_read_only(target: str) -> None:
+    """Replace the (read-only) tree at ``target`` by a copy whose flags the kernel has locked,
+    so that nobody in the container, root included, can make it writable again.
+
+    The kernel locks the flags of mounts it copies into a mount namespace of a less privileged
+    user namespace. A child process makes such a namespace, clones the tree there
+    (open_tree(2)) and hands it back; the agent mounts it in the container's own namespace in
+    place of the old one (move_mount(2)): sessions keep joining the container's namespaces.
+    """
+    import socket
+
+    parent_end, child_end = socket.socketpair()
+    child = os.fork()
+    if child == 0:
+        parent_end.close()
+        _clone_in_child_namespace(target, child_end)
+    child_end.close()
+    try:
+        _, fds, _, _ = socket.recv_fds(parent_end, 1, 1)
+    finally:
+        parent_end.close()
+        _, status = os.waitpid(child, 0)
+    if status != 0 or not fds:
+        raise OSError(1, "a locked copy of the tree could not be made", target)
+    tree = fds[0]
+    try:
+        umount(target)
+        libc = _c()
+        libc.syscall.restype = ctypes.c_long
+        done = libc.syscall(ctypes.c_long(SYS_MOVE_MOUNT), ctypes.c_int(tree), b"", ctypes.c_int(-100),
+                            target.encode(), ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH))
+        if done != 0:
+            raise _fail(target)
+    finally:
+        os.close(tree)
+

@@ -242,13 +242,14 @@ def make_dirs(path: str, *, mode: int = 0o755, owner: tuple[int, int] | None = N
 
 
 def open_lock(path: str, *, root: str = ROOT) -> int:
-    """Open (creating) a lock file in the image, never through a link."""
+    """Open (creating) a lock file in the image, never through a link (a link there is removed:
+    a lock file holds nothing)."""
     with parent_dir(path, root=root) as (dir_fd, name):
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                           _own_mode(dir_fd, name, 0o600), dir_fd=dir_fd)
+            return os.open(name, flags, _own_mode(dir_fd, name, 0o600), dir_fd=dir_fd)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise UnsafePath(f"the image's {path} is a symbolic link; crossbox does not follow links in an "
-                                 "image") from None
-            raise
+            if exc.errno != errno.ELOOP:
+                raise
+        os.unlink(name, dir_fd=dir_fd)
+        return os.open(name, flags | os.O_EXCL, 0o600, dir_fd=dir_fd)

@@ -43,8 +43,8 @@ def _load() -> dict[str, Any]:
             data = json.load(f)
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        return {}
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("entries", {}), dict):
+        return {}  # another version's, or not the shape written here: rebuilt
     return data
 
 
@@ -69,7 +69,7 @@ def cached(key: str, paths: list[str], compute: Callable[[], Any]) -> Any:
     stamp = _stamp(paths)
     data = _load()
     entry = data.get("entries", {}).get(key)
-    if entry and entry.get("stamp") == stamp:
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and "value" in entry:
         return entry["value"]
     value = compute()
     data = _load()  # another crossbox may have written meanwhile

@@ -35,6 +35,22 @@ def _run_status(verb: str, status: int) -> int:
     return status
 
 
+def _environment_failure(exc: OSError) -> str | None:
+    """One line for a file system that is full, read-only or closed to crossbox."""
+    import errno
+
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"crossbox: error: no space left on the device{where}; free some space and retry"
+    if exc.errno == errno.EROFS:
+        return (f"crossbox: error: a file system crossbox writes to is read-only{where}; "
+                "see XDG_RUNTIME_DIR and XDG_DATA_HOME in crossbox(1)")
+    if exc.errno in (errno.EACCES, errno.EPERM) and exc.filename:
+        return (f"crossbox: error: permission denied{where}; crossbox keeps its files in your runtime "
+                "and data directories, see crossbox(1)")
+    return None
+
+
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -99,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("crossbox: interrupted\n")
         return int(Exit.INTERRUPTED)
+    except OSError as exc:
+        line = _environment_failure(exc)
+        if line is None:
+            raise  # not the environment's doing: a bug, with its traceback
+        sys.stderr.write(line + "\n")
+        return _run_status(args.verb, int(Exit.HOST_NOT_READY))
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -52,6 +52,29 @@ class Identity:
         return self.home if self.home_mount or self.uid != 0 else "/root"
 
 
+# Directories of the image itself: a home there would be mounted over them.
+SYSTEM_DIRS = frozenset({"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt",
+                         "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/home",
+                         "/media", "/mnt"})
+
+
+def check_for_container(identity: Identity) -> None:
+    """What a container is made from must be usable: a home podman can bind-mount, outside the
+    image's system directories, and names without the separators of the agent's contract."""
+    from .errors import InvalidInput
+
+    for what, value in (("user name", identity.name), ("HOME", identity.home), ("login shell", identity.shell)):
+        if ":" in value or "\n" in value or "\0" in value:
+            raise InvalidInput(f"your {what} {value!r} holds ':' or a newline, which podman cannot pass on",
+                               "set HOME (or the passwd entry) to a plain path" if what != "user name"
+                               else "use an account whose name has no ':'")
+    home = identity.home_mount
+    if home is not None and (home in SYSTEM_DIRS or home.rstrip("/").count("/") < 1
+                             or any(home.startswith(d + "/") for d in ("/usr", "/etc", "/proc", "/sys", "/dev"))):
+        raise InvalidInput(f"HOME={home} is a system directory; crossbox will not mount it over the image's own",
+                           "set HOME to your own home directory (e.g. /home/NAME)")
+
+
 def current() -> Identity:
     uid = os.getuid()
     entry = pwd.getpwuid(uid)

@@ -26,6 +26,7 @@ _TAG_RE = rf"{_TAG}\Z"
 _CONTAINER_RE = r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z"
 DEFAULT_DOMAIN = "docker.io"
 MAX_CONTAINER_NAME = 200
+MAX_TAG = 128
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,12 @@ def parse_image(text: str) -> ImageRef:
 
 
 def check_container_name(name: str) -> str:
-    if not re.match(_CONTAINER_RE, name) or len(name) > MAX_CONTAINER_NAME:
+    if len(name) > MAX_CONTAINER_NAME:
+        raise InvalidInput(
+            f"container name {name[:20]!r}... is {len(name)} characters long; the limit is {MAX_CONTAINER_NAME}",
+            "use a shorter name",
+        )
+    if not re.match(_CONTAINER_RE, name):
         raise InvalidInput(
             f"container name {name!r} is invalid",
             "use letters, digits, _ . and -, starting with a letter or digit",
@@ -239,7 +245,14 @@ def resolve(
     if native or tag_arch == chosen:
         local = remote
     else:
-        local = remote.with_tag(f"{remote.tag}-{chosen.suffix}")
+        local_tag = f"{remote.tag}-{chosen.suffix}"
+        if len(local_tag) > MAX_TAG:
+            raise InvalidInput(
+                f"the tag {remote.tag[:20]!r}... with the architecture suffix -{chosen.suffix} is {len(local_tag)} "
+                f"characters long; tags are at most {MAX_TAG}",
+                f"use a tag of at most {MAX_TAG - len(chosen.suffix) - 1} characters",
+            )
+        local = remote.with_tag(local_tag)
     name = f"{remote.basename}-{base_tag}"
     if not native:
         name += f"-{chosen.suffix}"

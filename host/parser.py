@@ -88,9 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("-a", "--all", action="store_true", help="remove every crossbox container")
     rm.add_argument("containers", nargs="*", metavar="CONTAINER", help="containers to remove")
 
-    rmi = sub.add_parser("rmi", help="remove images", description="Remove images.")
-    rmi.add_argument("-f", "--force", action="store_true", help="also remove containers using them")
-    rmi.add_argument("-a", "--all", action="store_true", help="remove every image crossbox lists")
+    rmi = sub.add_parser("rmi", help="remove images", description=(
+        "Remove images by name (an image with other names keeps them). Only crossbox's own containers "
+        "are ever removed with an image; a container crossbox did not make blocks the removal."))
+    rmi.add_argument("-f", "--force", action="store_true",
+                     help="also remove the crossbox containers that use them")
+    rmi.add_argument("-a", "--all", action="store_true",
+                     help="remove every image crossbox pulled (still under the name it pulled it to)")
     rmi.add_argument("images", nargs="*", metavar="IMAGE", help="images to remove")
 
     d = sub.add_parser("doctor", help="check the host and name the fix for each problem",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from crossbox.shared.arch import host_arch
 
-from .. import checks, images, interpreter, log, pull, state
+from .. import checks, images, interpreter, log, owned, pull, state
 from .. import identity as identity_mod
 from ..emulator import Emulator
 from ..errors import InvalidInput, already_exists
@@ -41,9 +41,16 @@ def resolve_target(req: CreateRequest) -> images.Target:
 def check_authfile(path: str | None) -> None:
     if path is None:
         return
+    import json
+
     try:
-        with open(path, "rb"):
-            pass
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise ValueError("it is not a JSON object")
+    except ValueError as exc:
+        raise InvalidInput(f"the authfile {path} is not the JSON of an auth.json ({exc})",
+                           "give a file written by `podman login --authfile`") from None
     except FileNotFoundError:
         raise InvalidInput(f"the authfile {path} does not exist", "give the path of an existing auth.json") from None
     except IsADirectoryError:
@@ -59,6 +66,7 @@ def host_emulator(target: images.Target) -> Emulator | None:
 
 def build_spec(target: images.Target, name: str, identity: identity_mod.Identity, log_level: str,
                state_dir: str | None, image: podman.ImageInfo, emu: Emulator | None) -> create_args.CreateSpec:
+    identity_mod.check_for_container(identity)
     launch = interpreter.plan_cached()
     return create_args.CreateSpec(
         name=name,
@@ -78,6 +86,7 @@ def build_spec(target: images.Target, name: str, identity: identity_mod.Identity
         agent_lib=interpreter.agent_lib_dir(launch),
         host_volumes=create_args.host_volumes(os.environ),
         held_env=create_args.held_env(image.env),
+        image_user=image.user,
     )
 
 
@@ -89,6 +98,8 @@ def create(req: CreateRequest) -> str:
     if shutil.which(podman.PODMAN) is None:
         raise missing(podman.PODMAN)
     identity = identity_mod.current()
+    identity_mod.check_for_container(identity)  # before anything is downloaded
+    state.runtime_base()  # a runtime directory that cannot be used is said before podman is asked
     emu = host_emulator(target)
     if pull.check_local(target) is None and podman.container_exists(name):
         raise already_exists(name)  # nothing is downloaded for a create that must fail
@@ -99,16 +110,19 @@ def create(req: CreateRequest) -> str:
         made_dir = state.new_state_dir(name)
         spec = build_spec(target, name, identity, req.log_level, state.shared_dir(name), image, emu)
         args = create_args.podman_create_args(spec)
-        created = _podman_create(["create", *args], name)
-        if not identity.rootless:
-            created = _contiguous_ids(created, args, name)
-        state.record_id(name, created)
-        from .. import owned
-
-        owned.add_container(created, name)
+        with deferred():  # made and recorded as one step; a signal acts after it
+            created = _podman_create(["create", *args], name)
+            if not identity.rootless:
+                created = _contiguous_ids(created, args, name)
+            state.record_id(name, created)
+            owned.add_container(created, name)
     except BaseException:
-        if created is None and made_dir:
-            with deferred():
+        # Only what this very create made goes: its container (by id), its state directory.
+        with deferred():
+            if created is not None:
+                podman.remove_by_id(created)
+                owned.forget_containers([created])
+            if made_dir:
                 state.remove_state_dir(name)
         raise
     log.info("created container", name=name, arch=target.arch.oci, image=str(target.local))

@@ -13,14 +13,12 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from crossbox.shared.arch import ARCHITECTURES, from_oci
+from crossbox.shared.arch import from_oci
 
 from ..pull import human_size
 from ..tools import podman
 
 SCHEMA_VERSION = 1
-TOOLBOX_LABEL = "com.github.containers.toolbox"
-_SUFFIXES = tuple(f"-{a.suffix}" for a in ARCHITECTURES)
 
 
 @dataclass(frozen=True)
@@ -47,32 +45,28 @@ def container_rows(containers: list[podman.ContainerInfo]) -> list[ContainerRow]
     )
 
 
-def _is_candidate(row: dict[str, Any], used: set[str]) -> bool:
-    names = row.get("Names") or []
-    labels = row.get("Labels") or {}
-    if labels.get(TOOLBOX_LABEL) == "true":
-        return True
-    if any(n in used for n in names) or row.get("Id") in used:
-        return True
-    return any(n.endswith(_SUFFIXES) for n in names)
-
-
-def image_rows(infos: list[podman.ImageInfo]) -> list[ImageRow]:
+def image_rows(infos: list[podman.ImageInfo], wanted: set[str] | None = None) -> list[ImageRow]:
+    """A row per name (of ``wanted`` only, when given: never another tag of the same image)."""
     rows = []
     for info in infos:
         arch = from_oci(info.architecture, info.variant or None)
         shown = arch.oci if arch else (info.architecture or "?")
         for name in info.names or (f"<none>@{info.id[:12]}",):
-            rows.append(ImageRow(name, shown, info.size, info.id))
-    return sorted(rows, key=lambda r: r.name)
+            if wanted is None or name in wanted:
+                rows.append(ImageRow(name, shown, info.size, info.id))
+    return sorted({r.name: r for r in rows}.values(), key=lambda r: r.name)
 
 
 def gather_images(containers: list[podman.ContainerInfo]) -> list[ImageRow]:
-    used = {c.image for c in containers}
-    candidates = [r for r in podman.list_image_names() if _is_candidate(r, used)]
-    # `podman images` lists an image once per name; inspect each image once.
-    ids = list(dict.fromkeys(r["Id"] for r in candidates if r.get("Id")))
-    return image_rows(podman.inspect_images(ids))
+    """The images crossbox pulled (still under their name) and those its containers use."""
+    from .. import owned
+
+    pulled = owned.load().images
+    used = [c.image for c in containers if c.is_crossbox and c.image]
+    names = list(dict.fromkeys([*pulled, *used]))
+    infos = podman.inspect_images(names)
+    keep = {n for n in names if n not in pulled or any(i.id == pulled[n] and n in i.names for i in infos)}
+    return image_rows(infos, keep)
 
 
 def render_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -96,6 +90,9 @@ def run_list(show_containers: bool, show_images: bool, fmt: str) -> str:
     if not show_containers and not show_images:
         show_containers = show_images = True
     containers = podman.list_containers() if (show_containers or show_images) else []
+    from .. import state
+
+    state.prune({c.name: c.id for c in containers})  # state of containers that are gone
     crows = container_rows(containers) if show_containers else None
     irows = gather_images(containers) if show_images else None
     if fmt == "json":

@@ -30,6 +30,10 @@ def rm(names: list[str], force: bool, all_: bool) -> list[str]:
     for name in names:
         state.remove_state_dir(name)
         log.info("removed container", name=name)
+    from .. import owned
+
+    owned.forget_containers([known[n].id for n in names])
+    state.prune({n: c.id for n, c in known.items() if c.is_crossbox and n not in names})
     return names
 
 

@@ -34,6 +34,7 @@ class CreateSpec:
     host_volumes: tuple[str, ...] = ()  # Toolbx's optional mounts the host has (host_volumes())
     held_env: tuple[tuple[str, str], ...] = ()  # image variables kept from the agent's start
     mask_preload: bool = True  # hide the image's /etc/ld.so.preload from the agent's loader
+    image_user: str = ""  # the image's USER: crossbox's agent runs as root whatever it says
 
 
 def emulator_in_container(spec: CreateSpec) -> str | None:
@@ -160,13 +161,17 @@ def podman_create_args(spec: CreateSpec, mode: str = contract.MODE_INIT, *,
         "--ipc", "private" if mode == contract.MODE_ONESHOT else "host",
         "--no-hosts",
         "--dns", "none",
-        "--user", "0:0",
         "--workdir", "/",
         "--pull", "never",
         "--arch", spec.arch.oci,
     ]
     if spec.arch.variant:
         args += ["--variant", spec.arch.variant]
+    if spec.rootless or spec.image_user not in ("", "0", "root", "0:0", "root:root"):
+        # The agent runs as root: rootless, keep-id would otherwise start it as the user. Rootful,
+        # only over an image's USER: with --user, podman reads (and may write) the image's
+        # /etc/passwd itself, through whatever links it holds, before the agent can look at it.
+        args += ["--user", "0:0"]
     for key, value in labels.items():
         args += ["--label", f"{key}={value}"]
     for vol in _volumes(spec, oneshot=mode == contract.MODE_ONESHOT):

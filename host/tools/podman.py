@@ -53,6 +53,7 @@ class ContainerInfo:
     command: tuple[str, ...] = ()
     mounts: tuple[str, ...] = ()  # host sources of bind mounts, from inspect only
     mount_pairs: tuple[tuple[str, str], ...] = ()  # (host source, container destination), inspect only
+    image_id: str = ""
 
     @property
     def running(self) -> bool:
@@ -85,6 +86,7 @@ class ImageInfo:
     created: str
     labels: dict[str, str] = field(default_factory=dict)
     env: tuple[str, ...] = ()  # the image's configured environment, NAME=VALUE
+    user: str = ""  # the image's configured USER ("" when it runs as root)
 
 
 def _labels(value: Any) -> dict[str, str]:
@@ -105,6 +107,7 @@ def parse_ps(text: str) -> list[ContainerInfo]:
                 state=str(r.get("State", "")).lower(),
                 created=created,
                 labels=_labels(r.get("Labels")),
+                image_id=str(r.get("ImageID", "")),
             )
         )
     return out
@@ -128,6 +131,7 @@ def parse_container_inspect(text: str) -> list[ContainerInfo]:
                 id=r.get("Id", ""),
                 name=r.get("Name", ""),
                 image=r.get("ImageName", "") or config.get("Image", ""),
+                image_id=str(r.get("Image", "")),
                 state=str(state.get("Status", "")).lower(),
                 created=str(r.get("Created", "")),
                 labels=_labels(config.get("Labels")),
@@ -154,6 +158,7 @@ def parse_image_inspect(text: str) -> list[ImageInfo]:
                 created=str(r.get("Created", "")),
                 labels=_labels((r.get("Config") or {}).get("Labels") or r.get("Labels")),
                 env=tuple(str(e) for e in (r.get("Config") or {}).get("Env") or ()),
+                user=str((r.get("Config") or {}).get("User") or ""),
             )
         )
     return out

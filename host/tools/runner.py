@@ -103,6 +103,7 @@ def run(
             env=dict(env) if env is not None else None,
             timeout=timeout,
             start_new_session=new_session,
+            cwd="/",  # a working directory that was deleted must not fail podman
             text=True,
             errors="replace",
             check=False,
@@ -155,7 +156,7 @@ def spawn(argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | Non
     try:
         proc = subprocess.Popen(
             args, stdin=stdin, stdout=stdout, stderr=stderr,
-            env=dict(env) if env is not None else None, start_new_session=new_session,
+            env=dict(env) if env is not None else None, start_new_session=new_session, cwd="/",
             # The preexec function only calls prctl(2) and getppid(2) through a handle made
             # before the fork: nothing in it can wait on a lock another thread held.
             preexec_fn=_die_with_parent() if pdeathsig else None,  # noqa: PLW1509
@@ -212,6 +213,7 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
     if pid == 0:  # the child: nothing here may raise into crossbox's code
         try:
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # Python ignores it; podman must not
+            os.chdir("/")  # podman needs none (--workdir says where), and it may have been deleted
             if own_group:
                 os.setpgid(0, 0)
             os.execvp(args[0], args)

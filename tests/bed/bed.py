@@ -153,6 +153,11 @@ class Bed:
             images.import_image(built[f"busybox-{oci}"], oci, variant, local)
             sh.run(["podman", "push", "--quiet", tls, local, f"docker://{addr}/bb:{oci}"], env=env)
             self.images[f"bb-{oci}"] = f"{addr}/bb:{oci}"
+        hostile = images.hostile_rootfs()
+        images.import_hostile(hostile, f"{tag}/hostile:arm64")
+        sh.run(["podman", "push", "--quiet", tls, f"{tag}/hostile:arm64", f"docker://{addr}/hostile:arm64"], env=env)
+        sh.run(["podman", "rmi", "--force", f"{tag}/hostile:arm64"], env=env, check=False)
+        self.images["hostile"] = f"{addr}/hostile:arm64"
         if with_debian:
             local = f"{tag}/debian:12-arm64"
             images.import_image(built["debian-arm64"], "arm64", None, local)

@@ -193,3 +193,100 @@ def debian_arm64_python_rootfs(build: bool = True) -> Path | None:
     With build=False: the cached one, or None.
     """
     return _mmdebstrap_arm64(DEBIAN_PYTHON_PACKAGES, "python-v1", "arm64-python", build)
+
+
+# -- a hostile image: what an image can do to an agent that trusts it -------------------------
+
+VICTIM_DIR = "/tmp/crossbox-e2e-victims"  # host files the hostile image's links point at (/tmp is shared)
+# Every path the agent writes, as a link out of the image to a victim file of the host's.
+# (/etc/passwd and /etc/group are files: podman itself reads them, inside the image, before
+# the agent starts, and refuses to start an image whose links there dangle.)
+HOSTILE_FILE_LINKS = ("/run/.toolboxenv", "/run/.toolbxenv", "/run/.crossboxenv", "/etc/shadow", "/etc/gshadow",
+                      "/etc/hosts", "/etc/resolv.conf", "/etc/localtime", "/etc/timezone", "/etc/host.conf",
+                      "/etc/.pwd.lock")
+HOSTILE_DIR_LINKS = ("/etc/sudoers.d",)
+PRELOAD_LIB = "/usr/lib/crossbox-e2e-evil.so"
+PLANTED_EXIT = 77  # what the planted library and modules exit with, if they ever run
+
+EVIL_C = """
+#include <unistd.h>
+__attribute__((constructor)) static void planted(void) { _exit(77); }
+"""
+
+
+def victim_name(path: str) -> str:
+    return path.strip("/").replace("/", "_")
+
+
+def hostile_rootfs() -> Path:
+    """The arm64 busybox image plus: links at every path the agent writes (to files under
+    VICTIM_DIR), a crossbox package and a stdlib module planted under /run/crossbox/lib and
+    /run/crossbox/python, and a native (x86_64) library that _exit()s if loaded, named in
+    /etc/ld.so.preload (and in the image's environment, see import_hostile)."""
+    base = busybox_rootfses()["arm64"]
+    gcc = sh.run(["gcc", "--version"]).stdout.splitlines()[0]
+    key_src = json.dumps([base.name, gcc, HOSTILE_FILE_LINKS, HOSTILE_DIR_LINKS, EVIL_C, "v2"])
+    out = cache_dir() / f"hostile-arm64-{hashlib.sha256(key_src.encode()).hexdigest()[:16]}.tar"
+    if out.exists():
+        return out
+    with tempfile.TemporaryDirectory(prefix="cbth-") as tmp:
+        work = Path(tmp)
+        root = work / "root"
+        root.mkdir()
+        with tarfile.open(base) as tar:
+            tar.extractall(root, filter="tar")
+        (work / "evil.c").write_text(EVIL_C)
+        lib = root / PRELOAD_LIB.lstrip("/")
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        sh.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(work / "evil.c")])
+        (root / "etc" / "ld.so.preload").write_text(PRELOAD_LIB + "\n")
+        (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+        (root / "etc" / "group").write_text("root:x:0:\n")
+        for path in HOSTILE_FILE_LINKS + HOSTILE_DIR_LINKS:
+            link = root / path.lstrip("/")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(f"{VICTIM_DIR}/{victim_name(path)}")
+        planted = f"import os\nos._exit({PLANTED_EXIT})\n"
+        for rel in ("run/crossbox/lib/crossbox/__init__.py", "run/crossbox/lib/dataclasses.py",
+                    "run/crossbox/lib/os.py", "run/crossbox/lib/crossbox/guest/__init__.py",
+                    "run/crossbox/python/lib/python3.11/site.py"):
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(planted)
+        partial = out.with_suffix(".partial")
+        with tarfile.open(partial, "w") as tar:
+            tar.add(root, arcname=".")
+        partial.rename(out)
+    return out
+
+
+def make_victims() -> dict[str, bytes]:
+    """The host files the hostile image points at: a file per link, a directory per dir link."""
+    os.makedirs(VICTIM_DIR, exist_ok=True)
+    os.chmod(VICTIM_DIR, 0o755)
+    contents = {}
+    for path in HOSTILE_FILE_LINKS:
+        victim = Path(VICTIM_DIR) / victim_name(path)
+        data = f"precious host file behind {path}\n".encode()
+        victim.write_bytes(data)
+        victim.chmod(0o644)
+        contents[str(victim)] = data
+    for path in HOSTILE_DIR_LINKS:
+        victim = Path(VICTIM_DIR) / victim_name(path)
+        victim.mkdir(exist_ok=True)
+        victim.chmod(0o755)
+    return contents
+
+
+def victims_now() -> dict[str, bytes]:
+    out = {}
+    for path in HOSTILE_FILE_LINKS:
+        victim = Path(VICTIM_DIR) / victim_name(path)
+        out[str(victim)] = victim.read_bytes() if victim.exists() else b"<gone>"
+    return out
+
+
+def import_hostile(tar: Path, name: str) -> None:
+    sh.run(["podman", "import", "--arch", "arm64", "--change", "CMD=/bin/sh",
+            "--change", f"ENV=LD_PRELOAD={PRELOAD_LIB}", "--change", "ENV=PYTHONPATH=/run/crossbox/lib",
+            str(tar), name], stdout=subprocess.DEVNULL)

@@ -398,3 +398,27 @@ def test_setup_user_edits_the_given_etc_directory(fs_root: FakeFilesystem) -> No
     assert "sudo:x:27:alice" in lines("/srv/image/etc/group")
     assert not os.path.exists("/etc/passwd")
     assert supplementary_groups(ALICE, etc="/srv/image/etc") == [27, 1000]
+
+
+# --- a hostile image --------------------------------------------------------------------------
+
+def test_an_account_file_that_links_out_of_the_image_is_replaced_not_written_through(
+        debian_etc: FakeFilesystem) -> None:
+    debian_etc.create_file("/home/alice/notes.txt", contents="mine\n")
+    os.unlink("/etc/passwd")
+    debian_etc.create_symlink("/etc/passwd", "/home/alice/notes.txt")
+    setup_user(ALICE)
+    assert not os.path.islink("/etc/passwd")
+    assert any(line.startswith("alice:") for line in lines("/etc/passwd"))
+    with open("/home/alice/notes.txt", encoding="utf-8") as f:
+        assert f.read() == "mine\n"
+
+
+def test_a_sudoers_directory_that_links_elsewhere_is_left_alone(debian_etc: FakeFilesystem) -> None:
+    os.rmdir("/etc/sudoers.d")
+    debian_etc.create_dir("/home/alice/bin")
+    debian_etc.create_symlink("/etc/sudoers.d", "/home/alice/bin")
+    changed = setup_user(ALICE)
+    assert SUDOERS not in changed
+    assert os.listdir("/home/alice/bin") == []
+    assert "/etc/passwd" in changed  # the rest of the set-up went on

@@ -99,9 +99,18 @@ def test_fixed_options_are_always_there(rootless: bool, arch: str) -> None:
     assert only(opts, "--dns") == "none"
     assert only(opts, "--pull") == "never"
     assert only(opts, "--arch") == spec.arch.oci
-    assert only(opts, "--user") == "0:0"
+    # Rootless, keep-id would start the agent as the user; rootful, root is the default and podman
+    # then leaves the image's /etc/passwd alone.
+    assert values_of(opts, "--user") == (["0:0"] if rootless else [])
     assert only(opts, "--name") == spec.name
     assert "--variant" not in opts
+
+
+@pytest.mark.parametrize(("image_user", "forced"), [("", False), ("root", False), ("0", False),
+                                                    ("1000", True), ("app:app", True)])
+def test_root_is_forced_rootful_only_over_an_images_other_user(image_user: str, forced: bool) -> None:
+    opts, *_ = split(podman_create_args(make_spec(image_user=image_user, rootless=False, user=ROOT)))
+    assert (values_of(opts, "--user") == ["0:0"]) is forced
 
 
 def test_arm_gets_oci_arch_and_variant_v7() -> None:

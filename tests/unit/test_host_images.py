@@ -264,12 +264,27 @@ def test_check_container_name_accepts(name: str) -> None:
 
 @pytest.mark.parametrize("name", [
     "", "my box", "-leading-dash", ".hidden", "_under", "a/b", "a;rm -rf /", "a$(id)", "a`id`",
-    "a|b", "a&b", "a>b", "a\nb", "box\n", "a'b", 'a"b', "x" * 201, "naïve",
+    "a|b", "a&b", "a>b", "a\nb", "box\n", "a'b", 'a"b', "naïve",
 ])
 def test_check_container_name_refuses(name: str) -> None:
     with pytest.raises(InvalidInput) as err:
         check_container_name(name)
     assert repr(name) in err.value.message
+
+
+def test_a_name_over_the_limit_is_refused_naming_the_limit() -> None:
+    with pytest.raises(InvalidInput) as err:
+        check_container_name("x" * 201)
+    assert "is 201 characters long; the limit is 200" in err.value.message
+
+
+def test_a_tag_the_architecture_suffix_pushes_past_128_is_refused_naming_the_limit() -> None:
+    tag = "t" * 125
+    with pytest.raises(InvalidInput) as err:
+        resolve(host=parse_arch("x86_64"), osr=OsRelease(), image=f"quay.io/a/b:{tag}", arch="arm64")
+    assert "is 131 characters long; tags are at most 128" in err.value.message
+    assert resolve(host=parse_arch("x86_64"), osr=OsRelease(), image=f"quay.io/a/b:{'t' * 122}",
+                   arch="arm64").local.tag.endswith("-arm64")
 
 
 @given(st.text(alphabet="aZ0.:/_-@ \t\n", max_size=24))

@@ -110,22 +110,23 @@ def fake_podman(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return calls
 
 
-def test_gather_images_lists_each_name_of_a_twice_listed_image_once(
+def test_gather_images_lists_what_crossbox_pulled_and_what_its_containers_use_by_name_only(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = fake_podman(monkeypatch)
-    rows = listing.gather_images([])
-    assert rows == [
-        ImageRow("127.0.0.1:5555/bb:arm64-arm64", "arm64", 3728808, IMAGE_ID),
-        ImageRow("localhost/bb:arm64", "arm64", 3728808, IMAGE_ID),
-    ]
-    assert calls[-1] == ["podman", "image", "inspect", "--format", "json", IMAGE_ID]
+    from crossbox.host import owned
 
-
-def test_candidates_are_toolbox_images_used_or_suffixed_ones() -> None:
-    used = {"quay.io/a/b:1"}
-    assert listing._is_candidate({"Names": ["quay.io/a/b:1"]}, used)
-    assert listing._is_candidate({"Names": ["x:1-riscv64"]}, set())
-    assert listing._is_candidate({"Names": ["x:1"],
-                                  "Labels": {"com.github.containers.toolbox": "true"}}, set())
-    assert listing._is_candidate({"Id": "abc", "Names": []}, {"abc"})
-    assert not listing._is_candidate({"Names": ["docker.io/library/busybox:latest"]}, used)
+    pulled = {"127.0.0.1:5555/bb:arm64-arm64": IMAGE_ID, "q.io/replaced:1-arm64": "0" * 64}
+    monkeypatch.setattr(owned, "load", lambda: owned.Record(dict(pulled)))
+    infos = [image(("127.0.0.1:5555/bb:arm64-arm64", "localhost/bb:arm64"), "arm64", size=7, id_=IMAGE_ID),
+             image(("q.io/replaced:1-arm64",), "arm64", id_="9" * 64),
+             image(("q.io/used:2",), "s390x", id_="8" * 64)]
+    asked: list[list[str]] = []
+    monkeypatch.setattr(podman, "inspect_images", lambda names: asked.append(names) or infos)
+    box = podman.ContainerInfo(id="c" * 64, name="box", image="q.io/used:2", state="exited", created="",
+                               labels={"dev.crossbox.container": "true"})
+    plain = podman.ContainerInfo(id="d" * 64, name="plain", image="docker.io/library/busybox:latest",
+                                 state="exited", created="")
+    rows = listing.gather_images([box, plain])
+    assert [r.name for r in rows] == ["127.0.0.1:5555/bb:arm64-arm64", "q.io/used:2"]
+    # Never another tag of the same image (localhost/bb:arm64), never a name that now holds
+    # another image than the one crossbox pulled, never a plain container's image.
+    assert asked == [["127.0.0.1:5555/bb:arm64-arm64", "q.io/replaced:1-arm64", "q.io/used:2"]]
