@@ -179,7 +179,7 @@ def check_emulator(arch: Arch, osr: OsRelease) -> Check:
     except emulator.EmulatorProblem as exc:
         return Check(name, FAIL, str(exc), qemu_install_hint(arch, osr), needed_for=(arch.name,))
     shown = emu.path if emu.path == emu.real_path else f"{emu.path} -> {emu.real_path}"
-    return Check(name, OK, f"{shown} is a static {host_arch().name} ELF executable",
+    return Check(name, OK, f"{shown} is a static {host_arch().name} ELF executable that keeps argv[0]",
                  needed_for=(arch.name,))
 
 

@@ -49,6 +49,41 @@ def find(arch: Arch, path_env: str | None = None) -> str | None:
     return None
 
 
+MIN_VERSION = (6, 0)  # the first QEMU that reads the kernel's preserve-argv0 flag (binfmt_misc P)
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """`qemu-aarch64 version 7.2.22 (Debian ...)` -> (7, 2)."""
+    import re
+
+    m = re.search(r"version (\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def check_version(path: str) -> None:
+    """Raise EmulatorProblem unless the emulator keeps argv[0] under binfmt_misc's P flag.
+
+    Runs `qemu-ARCH --version` (a static binary of the host's: it runs natively). The agent
+    also proves it in every container (the image's /bin/sh must see argv[0] "sh").
+    """
+    import subprocess
+
+    name = os.path.basename(path)
+    try:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EmulatorProblem(f"{name} at {path} does not run: {exc}", path) from None
+    version = parse_version(done.stdout)
+    if version is None:
+        raise EmulatorProblem(f"{name} at {path} did not say its version", path)
+    if version < MIN_VERSION:
+        raise EmulatorProblem(
+            f"{name} at {path} is QEMU {version[0]}.{version[1]}, which ignores the kernel's preserve-argv0 "
+            f"flag (busybox applets and sudo -i would fail); QEMU {MIN_VERSION[0]}.{MIN_VERSION[1]} or newer is needed",
+            path)
+
+
 def check_file(path: str, arch: Arch, host: Arch | None = None) -> Emulator:
     """Raise EmulatorProblem unless ``path`` is a static ELF executable for this host."""
     from elftools.common.exceptions import ELFError
@@ -111,12 +146,14 @@ def check_file(path: str, arch: Arch, host: Arch | None = None) -> Emulator:
 
 
 def locate(arch: Arch, path_env: str | None = None) -> Emulator:
-    """Find and check; raise EmulatorProblem with the reason."""
+    """Find and check (the ELF file and the version); raise EmulatorProblem with the reason."""
     path = find(arch, path_env)
     if path is None:
         names = " or ".join(arch.emulator_names)
         raise EmulatorProblem(f"no {names} was found on PATH or in {', '.join(USUAL_DIRS)}")
-    return check_file(path, arch)
+    emu = check_file(path, arch)
+    check_version(emu.real_path)
+    return emu
 
 
 def locate_cached(arch: Arch, path_env: str | None = None) -> Emulator:
@@ -131,6 +168,7 @@ def locate_cached(arch: Arch, path_env: str | None = None) -> Emulator:
     def compute() -> dict[str, object]:
         try:
             check_file(path, arch)
+            check_version(real)
         except EmulatorProblem as exc:
             return {"ok": False, "message": str(exc)}
         return {"ok": True}

@@ -207,6 +207,29 @@ def test_locate_checks_what_it_finds(tmp_path: Path, no_usual_dirs: Path) -> Non
 def test_locate_on_an_x86_64_host_returns_the_static_emulator(
         tmp_path: Path, no_usual_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(emulator, "host_arch", lambda: X86_64)
+    monkeypatch.setattr(emulator, "check_version", lambda path: None)  # a header, not a program to run
     path = write(tmp_path / "bin" / "qemu-aarch64-static", elf64())
     emu = locate(AARCH64, path_env=str(path.parent))
     assert emu.real_path == os.path.realpath(path)
+
+
+@pytest.mark.parametrize(("text", "version"), [
+    ("qemu-aarch64 version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright ...", (7, 2)),
+    ("qemu-s390x version 5.2.0\n", (5, 2)),
+    ("garbage", None),
+])
+def test_parse_version(text: str, version: tuple[int, int] | None) -> None:
+    assert emulator.parse_version(text) == version
+
+
+def test_an_emulator_older_than_6_0_is_refused_for_ignoring_the_p_flag(tmp_path: Path) -> None:
+    old = tmp_path / "qemu-aarch64-static"
+    old.write_text("#!/bin/sh\necho 'qemu-aarch64 version 5.2.0'\n")
+    old.chmod(0o755)
+    with pytest.raises(emulator.EmulatorProblem) as err:
+        emulator.check_version(str(old))
+    assert "preserve-argv0" in str(err.value) and "6.0 or newer" in str(err.value)
+    new = tmp_path / "qemu-new"
+    new.write_text("#!/bin/sh\necho 'qemu-aarch64 version 8.2.1'\n")
+    new.chmod(0o755)
+    emulator.check_version(str(new))
