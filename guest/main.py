@@ -104,6 +104,11 @@ def setup(spec: GuestSpec) -> Session:
     locales, login = loginenv.run_login_shell(spec.user, {**os.environ, **held})
     if os.path.isdir(STATE_DIR):
         loginenv.write(held, login, locales)
+        if spec.native_libpath and foreign:
+            from . import native
+
+            base_path = login.get("PATH") or os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+            native.build(arch, spec.native_libpath, base_path)
     return Session(hosts, {**held, **login})
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import shutil
 from dataclasses import asdict, dataclass, field
 
-from crossbox.shared import binfmt
 from crossbox.shared.arch import Arch, host_arch
 
 from . import emulator
@@ -160,6 +158,8 @@ def check_subordinate_ids(rootless: bool, etc: str = "/etc") -> Check:
 
 
 def check_tool(tool: str, why: str, osr: OsRelease, needed_for: tuple[str, ...] = ()) -> Check:
+    import shutil
+
     path = shutil.which(tool)
     if path:
         return Check(tool, OK, f"{tool} is {path}", needed_for=needed_for)
@@ -183,8 +183,34 @@ def check_emulator(arch: Arch, osr: OsRelease) -> Check:
                  needed_for=(arch.name,))
 
 
-def host_binfmt_entries(root: str = binfmt.BINFMT_ROOT) -> Check:
+def check_native_tools(arch: Arch, osr: OsRelease, bin_dirs: tuple[str, ...] = ("/usr/bin", "/usr/local/bin")) -> Check:
+    """What `create --native-tools` can offer for ``arch`` on this host (for information)."""
+    import glob
+
+    from crossbox.shared import nativetools
+
+    triplet = arch.gnu_triplet
+    have = [tool for tool in ("gcc", "g++", "cpp", *nativetools.BINUTILS)
+            if any(os.access(os.path.join(d, f"{triplet}-{tool}"), os.X_OK) for d in bin_dirs)]
+    versions = nativetools.gcc_versions([os.path.basename(p) for p in glob.glob(f"/usr/lib/gcc-cross/{triplet}/*")
+                                         + glob.glob(f"/usr/lib/gcc/{triplet}/*")])
+    name = f"native tools {arch.name}"
+    hint = nativetools.package_hint(osr.family(), triplet)
+    if "gcc" in have:
+        gcc = f"{triplet}-gcc {versions[-1]}" if versions else f"{triplet}-gcc"
+        missing = [t for t in ("g++", *nativetools.BINUTILS) if t not in have]
+        more = f"; missing {', '.join(missing)} ({hint})" if missing else ""
+        return Check(name, INFO, f"--native-tools can run {gcc}, {len(have) - 1} more cross tools and make, "
+                                 f"sed, grep ... natively{more}", needed_for=(arch.name,))
+    return Check(name, INFO, f"--native-tools would run only make, sed, grep ... natively: the host has no "
+                             f"{triplet}-gcc ({hint})", needed_for=(arch.name,))
+
+
+def host_binfmt_entries(root: str | None = None) -> Check:
     """For information only: crossbox never reads, needs or writes these."""
+    from crossbox.shared import binfmt
+
+    root = root or binfmt.BINFMT_ROOT
     try:
         names = sorted(n for n in os.listdir(root) if n not in ("register", "status"))
     except OSError:
@@ -221,6 +247,7 @@ def run_all(arches: list[Arch], rootless: bool | None = None) -> list[Check]:
         ),
     ]
     checks += [check_emulator(a, osr) for a in foreign]
+    checks += [check_native_tools(a, osr) for a in foreign]
     checks.append(host_binfmt_entries())
     return checks
 

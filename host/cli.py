@@ -96,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
 
         exec_if_ready(*hot)  # returns only when the container is not ready: the usual path then
     from . import log
-    from .parser import build_parser
+    from .parser import build_parser, verb_of
 
-    args = build_parser().parse_args(given)
+    args = build_parser(verb_of(given, tuple(VERBS))).parse_args(given)
     log.configure(args.log_level, args.log_format)
     from . import signals
 

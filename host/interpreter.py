@@ -16,11 +16,9 @@ nothing from the image's environment or site directories reaches the agent.
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
 
 from crossbox.shared import contract
 
@@ -69,6 +67,8 @@ def read_elf_deps(path: str) -> ElfDeps:
 
 
 def _ld_so_conf_dirs(conf: str = "/etc/ld.so.conf", depth: int = 0) -> list[str]:
+    import glob
+
     out: list[str] = []
     if depth > 5:
         return out
@@ -202,8 +202,20 @@ def version_independent(python: str, prefix: str) -> str:
     return python
 
 
-@lru_cache(maxsize=4)
+_plans: dict[tuple[str | None, str | None], GuestLaunch] = {}
+
+
 def plan(python: str | None = None, prefix: str | None = None) -> GuestLaunch:
+    """The launch of the agent for this interpreter (remembered for the process)."""
+    key = (python, prefix)
+    if key not in _plans:
+        _plans[key] = _plan(python, prefix)
+    return _plans[key]
+
+
+def _plan(python: str | None = None, prefix: str | None = None) -> GuestLaunch:
+    import glob
+
     if python is None or prefix is None:
         python, prefix = base_interpreter()
     if os.path.relpath(python, prefix).startswith(".."):
@@ -273,6 +285,15 @@ def plan_cached() -> GuestLaunch:
     if not os.path.exists(launch.loader):
         return plan(python, prefix)
     return launch
+
+
+def native_tools_plan(launch: GuestLaunch) -> tuple[tuple[str, str], str]:
+    """For --native-tools: (the host's loader, the program-interpreter path the host's programs
+    name it by) and the host's library directories as the box sees them (LD_LIBRARY_PATH)."""
+    deps = read_elf_deps(os.path.realpath(launch.python))
+    interp = deps.interp or "/lib64/ld-linux-x86-64.so.2"
+    dirs = _unique_real_dirs(default_library_dirs(launch.loader))
+    return (launch.loader, interp), ":".join(contract.HOST_ROOT + d for d in dirs)
 
 
 def agent_lib_base() -> str:

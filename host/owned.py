@@ -17,14 +17,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
-from typing import Any
 
 from crossbox.shared import locks
 
 from .identity import rootless
 from .settings import current as settings
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = 1
 
@@ -84,7 +86,8 @@ def changing() -> Iterator[Record]:
     with locks.locked(os.path.join(directory, "owned.lock")):
         record = load()
         yield record
-        fd, tmp = tempfile.mkstemp(prefix=".owned-", dir=directory)
+        tmp = os.path.join(directory, f".owned-{os.getpid()}-{os.urandom(4).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(record.dump())

@@ -20,7 +20,38 @@ DESCRIPTION = (
 ARCH_HELP = "architecture, in any spelling (arm64, aarch64, ppc64le, s390x, riscv64, armv7, ...)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped(argparse.ArgumentParser):
+    """A verb's parser that is not built: its arguments are dropped unseen (see build_parser)."""
+
+    def __init__(self) -> None:  # no super().__init__: building one is what is saved
+        pass
+
+    def add_argument(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        return None
+
+
+GLOBAL_WITH_VALUE = ("--log-level", "--log-format")
+
+
+def verb_of(argv: list[str], verbs: tuple[str, ...]) -> str | None:
+    """The verb of a command line when it can be told without argparse (else None: build all)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in GLOBAL_WITH_VALUE:
+            skip = True
+        elif arg in ("-h", "--help"):
+            return None
+        elif not arg.startswith("-"):
+            return arg if arg in verbs else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only``, the parser of that one verb and the global options (a
+    command line needs no other, and building them all costs a command as much as its work)."""
     p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
                    help="how much to log on stderr (default: warning)")
@@ -32,11 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", metavar="COMMAND")
     sub.required = True
 
+    def verb(name: str, **kwargs: str) -> argparse.ArgumentParser:
+        if only is not None and name != only:
+            return _Skipped()
+        return sub.add_parser(name, **kwargs)  # type: ignore[arg-type]
+
     def yes(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("-y", "--assumeyes", action="store_true", default=argparse.SUPPRESS,
                         help="answer yes to every question")
 
-    c = sub.add_parser("create", help="create a container", description=(
+    c = verb("create", help="create a container", description=(
         "Create a toolbox container for an architecture. A foreign image is pulled with skopeo "
         "under an architecture-suffixed local name, so the native image is never replaced."))
     c.add_argument("-a", "--arch", help=ARCH_HELP)
@@ -44,11 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-r", "--release", help="release of the distribution, e.g. 42 or 24.04")
     c.add_argument("-i", "--image", help="image to use instead of a distribution's toolbox image")
     c.add_argument("--authfile", help="registry credentials file (as for podman and skopeo)")
+    c.add_argument("--native-tools", action="store_true",
+                   help="foreign boxes: run the compilers (the host's cross compiler, with the box as sysroot), "
+                        "binutils, make, a shell for configure and machine-neutral tools natively; "
+                        "CROSSBOX_NATIVE_TOOLS=0 turns them off for a session"),
     c.add_argument("container", nargs="?", metavar="CONTAINER",
                    help="name of the container (default: IMAGE-TAG[-ARCH])")
     yes(c)
 
-    e = sub.add_parser("enter", help="enter a container with an interactive shell", description=(
+    e = verb("enter", help="enter a container with an interactive shell", description=(
         "Start the container if needed, wait for it to be ready, and run your login shell in it."))
     e.add_argument("-a", "--arch", help=ARCH_HELP)
     e.add_argument("-d", "--distro", help="distribution of the default container")
@@ -56,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("container", nargs="?", metavar="CONTAINER", help="name of the container")
     yes(e)
 
-    r = sub.add_parser("run", help="run a command in a container", description=(
+    r = verb("run", help="run a command in a container", description=(
         "Run COMMAND in a container, starting it if needed. With --rm and --image, run it in a "
         "throw-away container that is removed afterwards. The exit status is the command's; "
         "125 when crossbox or podman failed, 126 when the command cannot be executed, 127 when "
@@ -74,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the command and its arguments")
     yes(r)
 
-    ls = sub.add_parser("list", help="list crossbox containers and images", description=(
+    ls = verb("list", help="list crossbox containers and images", description=(
         "List crossbox containers and the images they use or that crossbox pulled, with their "
         "architectures."))
     ls.add_argument("-c", "--containers", action="store_true", help="only containers")
@@ -83,12 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     # Hidden: one name a line, for the shell completion scripts (see commands/completion.py).
     ls.add_argument("--names", choices=["containers", "images"], help=argparse.SUPPRESS)
 
-    rm = sub.add_parser("rm", help="remove containers", description="Remove crossbox containers.")
+    rm = verb("rm", help="remove containers", description="Remove crossbox containers.")
     rm.add_argument("-f", "--force", action="store_true", help="remove running containers too")
     rm.add_argument("-a", "--all", action="store_true", help="remove every crossbox container")
     rm.add_argument("containers", nargs="*", metavar="CONTAINER", help="containers to remove")
 
-    rmi = sub.add_parser("rmi", help="remove images", description=(
+    rmi = verb("rmi", help="remove images", description=(
         "Remove images by name (an image with other names keeps them). Only crossbox's own containers "
         "are ever removed with an image; a container crossbox did not make blocks the removal."))
     rmi.add_argument("-f", "--force", action="store_true",
@@ -97,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="remove every image crossbox pulled (still under the name it pulled it to)")
     rmi.add_argument("images", nargs="*", metavar="IMAGE", help="images to remove")
 
-    d = sub.add_parser("doctor", help="check the host and name the fix for each problem",
+    d = verb("doctor", help="check the host and name the fix for each problem",
                        description=(
                            "Check everything crossbox needs on this host: kernel, binfmt_misc, "
                            "user namespaces, subordinate ids, podman, skopeo and a static QEMU "
@@ -105,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-a", "--arch", action="append", default=[], help=ARCH_HELP + "; repeatable")
     d.add_argument("--format", default="table", choices=["table", "json"], help="output format")
 
-    comp = sub.add_parser("completion", help="print a shell completion script", description=(
+    comp = verb("completion", help="print a shell completion script", description=(
         "Print the completion script for bash, zsh or fish. It completes commands, options, "
         "architectures, and the names of existing containers and images."))
     comp.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell")

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 
 from crossbox.shared.arch import Arch, from_oci, platform_text
 
-from . import log, progress
+from . import log
 from .errors import Conflict, CrossboxError, Interrupted, RegistryError
 from .images import Target
-from .prompt import confirm
 from .signals import deferred
-from .tools import podman, skopeo
-from .tools.runner import DEVNULL, PIPE, missing, spawn
+from .tools import podman
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from .tools.skopeo import ManifestInfo
+
+# What only a pull needs (skopeo's facade, the spinner and its thread, the prompt) is imported
+# by the pull: a create whose image is local never loads it.
 
 
 def human_size(size: int) -> str:
@@ -48,10 +52,12 @@ def wrong_arch(target: Target, info: podman.ImageInfo) -> Conflict:
     )
 
 
-def check_local(target: Target) -> podman.ImageInfo | None:
-    """The local image under the target's local name, if it is of the right architecture."""
-    info = podman.inspect_image(str(target.local))
-    if info is None:
+def check_local(target: Target, info: podman.ImageInfo | bool | None = False) -> podman.ImageInfo | None:
+    """The local image under the target's local name, if it is of the right architecture
+    (``info``: what an inspection already answered, when one was made)."""
+    if info is False:
+        info = podman.inspect_image(str(target.local))
+    if info is None or info is True:
         return None
     if _arch_of(info) != target.arch:
         raise wrong_arch(target, info)
@@ -70,6 +76,7 @@ def _pull_lock(target: Target) -> Iterator[None]:
     finds it local, so that a failing or interrupted pull never meets another's image."""
     from crossbox.shared import locks
 
+    from . import progress
     from .state import runtime_base
 
     directory = os.path.join(runtime_base(), "locks")
@@ -87,9 +94,11 @@ def _pull_lock(target: Target) -> Iterator[None]:
         os.close(fd)
 
 
-def ensure_image(target: Target, *, authfile: str | None, assume_yes: bool) -> podman.ImageInfo:
-    """The local image of the target (pulled if missing, under a lock); records what it pulled."""
-    info = check_local(target)
+def ensure_image(target: Target, *, authfile: str | None, assume_yes: bool,
+                 local: podman.ImageInfo | bool | None = False) -> podman.ImageInfo:
+    """The local image of the target (pulled if missing, under a lock); records what it pulled.
+    ``local``: the answer of an inspection already made (False: none was)."""
+    info = check_local(target, local)
     if info is not None:
         log.debug("image is local", image=str(target.local))
         return info
@@ -113,6 +122,10 @@ def ensure_image(target: Target, *, authfile: str | None, assume_yes: bool) -> p
 
 
 def _pull_native(target: Target, authfile: str | None, assume_yes: bool) -> None:
+    from . import progress
+    from .prompt import confirm
+    from .tools import skopeo
+
     confirm(f"Download {target.remote} for {target.arch.oci}?", assume_yes,
             what="download the image")
     ref = str(target.remote)
@@ -127,7 +140,7 @@ def _pull_native(target: Target, authfile: str | None, assume_yes: bool) -> None
         raise skopeo.classify_failure(ref, getattr(exc, "stderr", "") or exc.message, tool="podman") from None
 
 
-def verify_manifest(target: Target, manifest: skopeo.ManifestInfo) -> None:
+def verify_manifest(target: Target, manifest: ManifestInfo) -> None:
     got = from_oci(manifest.architecture, manifest.variant or None)
     if got != target.arch:
         shown = platform_text(manifest.architecture, manifest.variant)
@@ -139,6 +152,13 @@ def verify_manifest(target: Target, manifest: skopeo.ManifestInfo) -> None:
 
 
 def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> None:
+    import shutil
+
+    from . import progress
+    from .prompt import confirm
+    from .tools import skopeo
+    from .tools.runner import missing
+
     if shutil.which(skopeo.SKOPEO) is None:
         raise missing(skopeo.SKOPEO, target.arch.oci)
     ref = str(target.remote)
@@ -165,6 +185,10 @@ def _remove_partial(local: str) -> None:
 
 def copy(target: Target, authfile: str | None) -> None:
     """skopeo copy into containers-storage; on failure or interruption nothing is left."""
+    from . import progress
+    from .tools import skopeo
+    from .tools.runner import DEVNULL, PIPE, spawn
+
     ref, local = str(target.remote), str(target.local)
     interactive = progress.on_terminal()
     argv = skopeo.copy_argv(ref, local, target.arch.oci, target.arch.variant, authfile,

@@ -78,6 +78,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CROSSBOX_GUEST_PYTHON", "guest_python", _absolute_path, None,
             "the host Python (>= 3.11, dynamically linked, under its prefix) that runs the guest "
             "agent (default: the one running crossbox)"),
+    Setting("CROSSBOX_NATIVE_TOOLS", "native_tools", _flag, True,
+            "0 (or no): a session of a box made with --native-tools runs every tool emulated"),
     Setting("CROSSBOX_NO_CACHE", "no_cache", _flag, False,
             "1 (or yes): do not use the cache of host probes in $XDG_CACHE_HOME/crossbox"),
     Setting("CROSSBOX_TEST_KERNEL_RELEASE", "test_kernel_release", _text, None,
@@ -104,6 +106,7 @@ class Settings:
     registry_timeout: float | None
     guest_python: str | None
     no_cache: bool
+    native_tools: bool
     test_kernel_release: str | None
     registries_conf: str | None
     runtime_dir: str | None

@@ -39,6 +39,7 @@ ID_FILE = "id"
 SHARED = "box"
 CONTAINER_ID_LENGTH = 64
 FIRST_WAIT_SECONDS = 1.0
+UNFINISHED_CREATE_SECONDS = 600.0
 
 
 # -- where ---------------------------------------------------------------------------------
@@ -192,6 +193,68 @@ def record_id(name: str, container_id: str) -> None:
     os.replace(tmp, os.path.join(directory, ID_FILE))
 
 
+CREATE_ARGS_FILE = "create.json"
+
+
+def record_create_args(name: str, args: list[str]) -> None:
+    """The `podman create` arguments of the box (host-private): what a contiguous id map needs."""
+    import json
+
+    path = os.path.join(state_dir(name), CREATE_ARGS_FILE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(args, f)
+
+
+def recorded_create_args(name: str) -> list[str] | None:
+    import json
+
+    try:
+        fd = os.open(os.path.join(state_dir(name), CREATE_ARGS_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, encoding="utf-8") as f:
+            args = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return args if isinstance(args, list) and all(isinstance(a, str) for a in args) else None
+
+
+def _split(info: ContainerInfo) -> bool:
+    return len(info.uid_map) > 1 or len(info.gid_map) > 1
+
+
+def make_contiguous(info: ContainerInfo) -> ContainerInfo:
+    """podman 4.3's --userns=auto fills holes that removed containers of other sizes left and
+    hands out a split map (0:X:1024, 1024:Y:64512), with which its overlay driver cannot
+    mount the image at start. Before the first start, such a box is made again (it never ran:
+    nothing is lost) with a contiguous range of its own."""
+    from . import checks, log, owned
+    from .errors import GuestFailed, recreate_hint
+    from .signals import deferred
+    from .tools import create_args, podman
+
+    args = recorded_create_args(info.name)
+    if args is None:
+        raise GuestFailed(f"podman gave container {info.name} a split id map, which it cannot start with",
+                          recreate_hint(info.name))
+    used = podman.inspect_containers([c for c in podman.all_container_ids() if c != info.id])
+    start = create_args.free_id_range([row for c in used for row in (*c.uid_map, *c.gid_map)],
+                                      checks.subordinate_range("containers"))
+    log.info("podman gave a split id map; making the box again with a contiguous one",
+             name=info.name, uid_map=",".join(info.uid_map), start=start)
+    with deferred():
+        podman.remove_by_id(info.id)
+        owned.forget_containers([info.id])
+        with user_lock("create.lock"):
+            created = podman.create(["create", *create_args.with_id_map(args, start)], info.name)
+        record_id(info.name, created)
+        owned.add_container(created, info.name)
+    again = podman.inspect_container(created)
+    if again is None:
+        raise GuestFailed(f"container {info.name} could not be made again with a contiguous id map",
+                          recreate_hint(info.name))
+    return again
+
+
 def prune(existing: dict[str, str]) -> list[str]:
     """Remove the state directories of containers that are gone (or not crossbox's): those
     whose name is not among ``existing`` (name -> id of crossbox containers) or whose
@@ -201,12 +264,21 @@ def prune(existing: dict[str, str]) -> list[str]:
     except OSError:
         return []
     pruned = []
+    now = time.time()
     for name in names:
         recorded = recorded_id(name)
         if name in existing and recorded in (None, existing[name]):
             continue
         if is_ready(name):  # a running container under a new name (podman rename): keep
             continue
+        if recorded is None:
+            # No id yet: a create in progress (perhaps in another podman storage): only an old
+            # one is a leftover.
+            try:
+                if now - os.stat(state_dir(name)).st_mtime < UNFINISHED_CREATE_SECONDS:
+                    continue
+            except OSError:
+                continue
         remove_state_dir(name)
         pruned.append(name)
     return pruned
@@ -398,6 +470,11 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
         if is_ready(name):
             return info.id
         info = podman.inspect_container(name) or info
+        if not info.running and info.state in ("created", "configured") and _split(info):
+            from .identity import rootless
+
+            if not rootless():
+                info = make_contiguous(info)
         if info.running:
             # Started outside crossbox just now, or its agent is still setting up.
             deadline = time.monotonic() + timeout

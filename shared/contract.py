@@ -64,6 +64,7 @@ class GuestSpec:
     # the agent gives them back to the user's sessions.
     held_env: tuple[tuple[str, str], ...] = ()
     masked_preload: bool = False  # /etc/ld.so.preload is masked while the agent starts
+    native_libpath: str = ""  # --native-tools: the host's library directories inside (else "")
 
     def to_argv(self) -> list[str]:
         argv = [
@@ -87,6 +88,8 @@ class GuestSpec:
             argv += ["--held-env", f"{name}={value}"]
         if self.masked_preload:
             argv += ["--masked-preload", "1"]
+        if self.native_libpath:
+            argv += ["--native-libpath", self.native_libpath]
         if self.command:
             argv += ["--", *self.command]
         return argv
@@ -100,7 +103,7 @@ class GuestSpec:
         held: list[tuple[str, str]] = []
         command: tuple[str, ...] = ()
         keys = {"--contract", "--container", "--arch", "--user", "--log-level", "--emulator",
-                "--workdir", "--held-env", "--masked-preload"}
+                "--workdir", "--held-env", "--masked-preload", "--native-libpath"}
         i = 1
         while i < len(argv):
             arg = argv[i]
@@ -139,6 +142,7 @@ class GuestSpec:
             contract=values["contract"],
             held_env=tuple(held),
             masked_preload=values.get("masked-preload") == "1",
+            native_libpath=values.get("native-libpath", ""),
         )
 
     def replace(self, **changes: object) -> GuestSpec:

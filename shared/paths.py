@@ -34,6 +34,7 @@ LABEL_ARCH = f"{LABEL_PREFIX}.arch"  # OCI architecture, also for native contain
 LABEL_CONTRACT = f"{LABEL_PREFIX}.contract"
 LABEL_IMAGE = f"{LABEL_PREFIX}.image"  # the remote reference asked for
 LABEL_USER = f"{LABEL_PREFIX}.user"  # the user the container was made for
+LABEL_NATIVE_TOOLS = f"{LABEL_PREFIX}.native-tools"  # "true" for a box made with --native-tools
 
 MODE_INIT = "init"
 MODE_ONESHOT = "oneshot"

@@ -28,6 +28,8 @@ done
 apt-get install -y -qq --no-install-recommends \
     podman skopeo runc uidmap slirp4netns fuse-overlayfs qemu-user-static \
     docker-registry mmdebstrap arch-test busybox-static \
+    podman-toolbox distrobox \
+    gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-s390x-linux-gnu g++-s390x-linux-gnu \
     python3 python3-venv python3-pip \
     make git ca-certificates \
     bash zsh fish groff-base \

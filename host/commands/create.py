@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from dataclasses import dataclass
 
 from crossbox.shared.arch import host_arch
@@ -29,6 +28,7 @@ class CreateRequest:
     name: str | None = None
     assume_yes: bool = False
     log_level: str = "warning"
+    native_tools: bool = False
 
 
 def resolve_target(req: CreateRequest) -> images.Target:
@@ -65,9 +65,12 @@ def host_emulator(target: images.Target) -> Emulator | None:
 
 
 def build_spec(target: images.Target, name: str, identity: identity_mod.Identity, log_level: str,
-               state_dir: str | None, image: podman.ImageInfo, emu: Emulator | None) -> create_args.CreateSpec:
+               state_dir: str | None, image: podman.ImageInfo, emu: Emulator | None,
+               launch: interpreter.GuestLaunch | None = None, agent_lib: str | None = None,
+               native_tools: bool = False) -> create_args.CreateSpec:
     identity_mod.check_for_container(identity)
-    launch = interpreter.plan_cached()
+    launch = launch or interpreter.plan_cached()
+    native_loader, native_libpath = interpreter.native_tools_plan(launch) if native_tools else (None, "")
     return create_args.CreateSpec(
         name=name,
         image=str(target.local),
@@ -83,10 +86,12 @@ def build_spec(target: images.Target, name: str, identity: identity_mod.Identity
         home_mount=identity.home_mount,
         runtime_dir=identity.runtime_dir,
         log_level=log_level,
-        agent_lib=interpreter.agent_lib_dir(launch),
+        agent_lib=agent_lib or interpreter.agent_lib_dir(launch),
         host_volumes=create_args.host_volumes(os.environ),
         held_env=create_args.held_env(image.env),
         image_user=image.user,
+        native_loader=native_loader,
+        native_libpath=native_libpath,
     )
 
 
@@ -95,26 +100,35 @@ def create(req: CreateRequest) -> str:
     target = resolve_target(req)
     name = images.check_container_name(req.name or target.container)
     check_authfile(req.authfile)
-    if shutil.which(podman.PODMAN) is None:
+    if req.native_tools and target.native:
+        raise InvalidInput(f"--native-tools is for foreign boxes; {target.arch.oci} is this host's own architecture",
+                           "leave it out: everything in a native box runs natively")
+    from ..tools.runner import which
+
+    if which(podman.PODMAN) is None:
         raise missing(podman.PODMAN)
-    identity = identity_mod.current()
-    identity_mod.check_for_container(identity)  # before anything is downloaded
-    state.runtime_base()  # a runtime directory that cannot be used is said before podman is asked
-    emu = host_emulator(target)
-    if pull.check_local(target) is None and podman.container_exists(name):
+    with podman.inspecting_image(str(target.local)) as local_image:  # podman works while we check
+        identity = identity_mod.current()
+        identity_mod.check_for_container(identity)  # before anything is downloaded
+        state.runtime_base()  # a runtime directory that cannot be used is said before podman is asked
+        emu = host_emulator(target)
+        launch = interpreter.plan_cached()
+        agent_lib = interpreter.agent_lib_dir(launch)
+        local = pull.check_local(target, local_image())
+    if local is None and podman.container_exists(name):
         raise already_exists(name)  # nothing is downloaded for a create that must fail
-    image = pull.ensure_image(target, authfile=req.authfile, assume_yes=req.assume_yes)
+    image = pull.ensure_image(target, authfile=req.authfile, assume_yes=req.assume_yes, local=local)
     made_dir = False
     created = None
     try:
         made_dir = state.new_state_dir(name)
-        spec = build_spec(target, name, identity, req.log_level, state.shared_dir(name), image, emu)
+        spec = build_spec(target, name, identity, req.log_level, state.shared_dir(name), image, emu, launch,
+                          agent_lib, req.native_tools)
         args = create_args.podman_create_args(spec)
         with deferred():  # made and recorded as one step; a signal acts after it
             created = _podman_create(["create", *args], name)
-            if not identity.rootless:
-                created = _contiguous_ids(created, args, name)
             state.record_id(name, created)
+            state.record_create_args(name, args)  # to make it again, should podman's id map be split
             owned.add_container(created, name)
     except BaseException:
         # Only what this very create made goes: its container (by id), its state directory.
@@ -129,23 +143,6 @@ def create(req: CreateRequest) -> str:
     return name
 
 
-def _contiguous_ids(created: str, args: list[str], name: str) -> str:
-    """podman 4.3's --userns=auto fills holes left by removed containers of other sizes and
-    hands out a split map (0:X:1024, 1024:Y:64512) that its overlay driver cannot mount at
-    start. Such a container is replaced at once by one with a contiguous range of its own."""
-    info = podman.inspect_container(created)
-    if info is None or (len(info.uid_map) <= 1 and len(info.gid_map) <= 1):
-        return created
-    used = podman.inspect_containers([c for c in podman.all_container_ids() if c != created])
-    start = create_args.free_id_range([row for c in used for row in (*c.uid_map, *c.gid_map)],
-                                      checks.subordinate_range("containers"))
-    log.info("podman gave a split id map; making the container again with a contiguous one",
-             name=name, uid_map=",".join(info.uid_map), start=start)
-    with deferred():
-        podman.remove_by_id(created)
-        return _podman_create(["create", *create_args.with_id_map(args, start)], name)
-
-
 def _podman_create(args: list[str], name: str) -> str:
     # podman 4.3 can deadlock when several `create --userns auto` run at once: crossbox's
     # own creates go one at a time (each takes about 0.1 s).
@@ -153,11 +150,51 @@ def _podman_create(args: list[str], name: str) -> str:
         return podman.create(args, name)
 
 
+def native_report(name: str) -> dict[str, object] | None:
+    """What the box's agent made of --native-tools at its start (its report), if any."""
+    import json
+
+    from crossbox.shared import nativetools
+
+    path = os.path.join(state.shared_dir(name), "native", nativetools.REPORT)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def say_native_tools(name: str) -> None:
+    """Start the box once and say which tools run natively in it, and why the others do not."""
+    state.ensure_ready(name)
+    report = native_report(name)
+    if report is None:
+        print("Native tools: the box reported none (see `podman logs " + name + "`)")
+        return
+    listed = report.get("native")
+    native = [str(n) for n in listed] if isinstance(listed, list) else []
+    given = report.get("emulated")
+    emulated = {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+    compilers = [c for c in ("cc", "gcc", "g++", "c++", "cpp") if c in native]
+    if compilers:
+        print(f"Native tools: {len(native)} host programs stand in for the box's, "
+              f"{', '.join(compilers)} among them ({report.get('compiler')})")
+    else:
+        print(f"Native tools: {len(native)} host programs stand in for the box's; its compilers stay emulated")
+    for reason in sorted(set(emulated.values())):
+        tools = sorted(t for t, r in emulated.items() if r == reason)
+        print(f"  kept emulated: {', '.join(tools)}: {reason}")
+
+
 def main(args: argparse.Namespace) -> int:
     name = create(CreateRequest(arch=args.arch, distro=args.distro, release=args.release,
                                 image=args.image, authfile=args.authfile, name=args.container,
                                 assume_yes=bool(getattr(args, "assumeyes", False)),
-                                log_level=args.log_level))
+                                log_level=args.log_level, native_tools=bool(getattr(args, "native_tools", False))))
     print(f"Created container {name}")
+    if getattr(args, "native_tools", False):
+        say_native_tools(name)
     print(f"Enter it with: crossbox enter {name}")
     return 0

@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from crossbox.shared import contract
 from crossbox.shared.arch import from_oci
 
 from ..pull import human_size
@@ -28,6 +29,7 @@ class ContainerRow:
     image: str
     status: str
     created: str
+    native_tools: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class ImageRow:
 
 def container_rows(containers: list[podman.ContainerInfo]) -> list[ContainerRow]:
     return sorted(
-        (ContainerRow(c.name, c.arch or "?", c.image, c.state, c.created) for c in containers),
+        (ContainerRow(c.name, c.arch or "?", c.image, c.state, c.created,
+                      c.labels.get(contract.LABEL_NATIVE_TOOLS) == "true") for c in containers),
         key=lambda r: r.name,
     )
 
@@ -101,7 +104,7 @@ def run_list(show_containers: bool, show_images: bool, fmt: str) -> str:
     if crows is not None:
         parts.append(render_table(
             ["CONTAINER", "ARCH", "IMAGE", "STATUS", "CREATED"],
-            [[r.name, r.arch, r.image, r.status, r.created] for r in crows]))
+            [[r.name, r.arch + ("+native" if r.native_tools else ""), r.image, r.status, r.created] for r in crows]))
     if irows is not None:
         parts.append(render_table(
             ["IMAGE", "ARCH", "SIZE"], [[r.name, r.arch, human_size(r.size)] for r in irows]))

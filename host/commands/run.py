@@ -58,12 +58,21 @@ def _workdir(identity: identity_mod.Identity, name: str, *, warn: bool = True) -
 
 
 def _session_files(name: str) -> tuple[dict[str, str], list[str] | None]:
-    """What the agent worked out at start: the login environment and the image's locales."""
+    """What the agent worked out at start: the login environment (with the native tools' PATH
+    and libraries, unless CROSSBOX_NATIVE_TOOLS=0) and the image's locales."""
     from crossbox.shared import sessionenv
 
     shared = state.shared_dir(name)
     data = sessionenv.read_file(os.path.join(shared, sessionenv.SESSION_ENV))
     login = sessionenv.decode(data) if data else {}
+    from ..settings import current as settings
+
+    if settings().native_tools:
+        from crossbox.shared import nativetools
+
+        native = sessionenv.read_file(os.path.join(shared, nativetools.NATIVE_ENV))
+        if native:
+            login.update(sessionenv.decode(native))
     text = sessionenv.read_file(os.path.join(shared, sessionenv.LOCALES))
     locales = text.decode("utf-8", errors="replace").split() if text is not None else None
     return login, locales

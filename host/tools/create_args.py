@@ -35,6 +35,8 @@ class CreateSpec:
     held_env: tuple[tuple[str, str], ...] = ()  # image variables kept from the agent's start
     mask_preload: bool = True  # hide the image's /etc/ld.so.preload from the agent's loader
     image_user: str = ""  # the image's USER: crossbox's agent runs as root whatever it says
+    native_loader: tuple[str, str] | None = None  # --native-tools: (host loader, its PT_INTERP path)
+    native_libpath: str = ""  # --native-tools: the host's library directories, seen inside
 
 
 def emulator_in_container(spec: CreateSpec) -> str | None:
@@ -56,6 +58,7 @@ def guest_spec(spec: CreateSpec, mode: str = contract.MODE_INIT, workdir: str | 
         log_level=spec.log_level,
         held_env=spec.held_env,
         masked_preload=spec.mask_preload,
+        native_libpath=spec.native_libpath,
     )
 
 
@@ -129,6 +132,9 @@ def _volumes(spec: CreateSpec, oneshot: bool) -> list[str]:
         vols.append(f"{spec.emulator}:{contract.emulator_path(spec.emulator_name)}:ro")
     if spec.mask_preload:
         vols.append(f"/dev/null:{contract.PRELOAD_FILE}:ro")
+    if spec.native_loader:
+        # The host's programs name their loader by this path: there, they run natively.
+        vols.append(f"{spec.native_loader[0]}:{spec.native_loader[1]}:ro")
     if spec.home_mount:
         vols.append(f"{spec.home_mount}:{spec.home_mount}:rslave")
     if spec.runtime_dir:
@@ -148,6 +154,8 @@ def podman_create_args(spec: CreateSpec, mode: str = contract.MODE_INIT, *,
         contract.LABEL_IMAGE: spec.remote,
         contract.LABEL_USER: spec.user.name,
     }
+    if spec.native_loader:
+        labels[contract.LABEL_NATIVE_TOOLS] = "true"
     args = [
         "--name", spec.name,
         "--hostname", _hostname(spec.name),

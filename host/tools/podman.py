@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from crossbox.shared import contract
 
@@ -31,6 +30,10 @@ from ..errors import (
 )
 from ..identity import rootless
 from .runner import Completed, run
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 PODMAN = "podman"
 # podman-rm(1), podman-rmi(1), podman-container-exists(1)
@@ -218,6 +221,28 @@ def inspect_images(names: list[str]) -> list[ImageInfo]:
     if done.returncode != 0 and "image not known" not in done.stderr and "no such image" not in done.stderr.lower():
         raise ToolError(list(done.argv), done.returncode, done.stderr)
     return parse_image_inspect(done.stdout) if done.stdout.strip() else []
+
+
+@contextlib.contextmanager
+def inspecting_image(name: str) -> Iterator[Callable[[], ImageInfo | None]]:
+    """`podman image inspect` of one name, started now and answered when asked: the caller's
+    own work runs meanwhile (create does its checks while podman looks at the image)."""
+    from .runner import PIPE, spawn
+
+    args = [PODMAN, "image", "inspect", "--format", "json", name]
+    with spawn(args, stdout=PIPE, stderr=PIPE) as proc:
+        answer: list[ImageInfo | None] = []
+
+        def result() -> ImageInfo | None:
+            if not answer:
+                out, err = proc.communicate()
+                if proc.returncode != 0 and "image not known" not in err and "no such image" not in err.lower():
+                    raise ToolError(args, proc.returncode or 0, err)
+                found = parse_image_inspect(out) if out.strip() else []
+                answer.append(found[0] if found else None)
+            return answer[0]
+
+        yield result
 
 
 def inspect_image(name: str) -> ImageInfo | None:

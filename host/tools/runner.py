@@ -208,7 +208,7 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
     args = _check_argv(argv)
     if which(args[0]) is None:
         raise missing(args[0])
-    _log("+ ", args)
+    _log("session ", args)
     pid = os.fork()
     if pid == 0:  # the child: nothing here may raise into crossbox's code
         try:

@@ -7,7 +7,7 @@
 
 _shtab_crossbox_subparsers=(create enter run list rm rmi doctor completion)
 
-_shtab_crossbox_create_option_strings=(-h --help -a --arch -d --distro -r --release -i --image --authfile -y --assumeyes)
+_shtab_crossbox_create_option_strings=(-h --help -a --arch -d --distro -r --release -i --image --authfile --native-tools -y --assumeyes)
 _shtab_crossbox_enter_option_strings=(-h --help -a --arch -d --distro -r --release -y --assumeyes)
 _shtab_crossbox_run_option_strings=(-h --help -a --arch -d --distro -r --release -c --container --rm -i --image --authfile --preserve-fds -y --assumeyes)
 _shtab_crossbox_list_option_strings=(-h --help -c --containers -i --images --format)
@@ -46,6 +46,7 @@ _shtab_crossbox___log_format_choices=(console json)
 
 _shtab_crossbox_create__h_nargs=0
 _shtab_crossbox_create___help_nargs=0
+_shtab_crossbox_create___native_tools_nargs=0
 _shtab_crossbox_create__y_nargs=0
 _shtab_crossbox_create___assumeyes_nargs=0
 _shtab_crossbox_enter__h_nargs=0

@@ -68,6 +68,7 @@ complete -c crossbox -n '_shtab_crossbox_using create' -s d -l distro -x -d 'dis
 complete -c crossbox -n '_shtab_crossbox_using create' -s r -l release -x -d 'release of the distribution, e.g. 42 or 24.04'
 complete -c crossbox -n '_shtab_crossbox_using create' -s i -l image -xka "(crossbox list --names images 2>/dev/null)" -d 'image to use instead of a distribution'"'"'s toolbox image'
 complete -c crossbox -n '_shtab_crossbox_using create' -l authfile -xka "(__fish_complete_path (commandline -ct))" -d 'registry credentials file (as for podman and skopeo)'
+complete -c crossbox -n '_shtab_crossbox_using create' -l native-tools -d 'foreign boxes: run the compilers (the host'"'"'s cross compiler, with the box as sysroot), binutils, make, a shell for configure and machine-neutral tools natively; CROSSBOX_NATIVE_TOOLS=0 turns them off for a session'
 complete -c crossbox -n '_shtab_crossbox_using create' -s y -l assumeyes -d 'answer yes to every question'
 complete -c crossbox -n '_shtab_crossbox_using; and test $_shtab_crossbox_npos -eq 0' -a enter -d 'Start the container if needed, wait for it to be ready, and run your login shell in it.'
 complete -c crossbox -n '_shtab_crossbox_using enter' -s h -l help -d 'show this help message and exit'

@@ -153,6 +153,10 @@ class Bed:
             images.import_image(built[f"busybox-{oci}"], oci, variant, local)
             sh.run(["podman", "push", "--quiet", tls, local, f"docker://{addr}/bb:{oci}"], env=env)
             self.images[f"bb-{oci}"] = f"{addr}/bb:{oci}"
+        images.import_image(built["gcc99-arm64"], "arm64", None, f"{tag}/gcc99:arm64")
+        sh.run(["podman", "push", "--quiet", tls, f"{tag}/gcc99:arm64", f"docker://{addr}/gcc99:arm64"], env=env)
+        sh.run(["podman", "rmi", "--force", f"{tag}/gcc99:arm64"], env=env, check=False)
+        self.images["gcc99"] = f"{addr}/gcc99:arm64"
         hostile = images.hostile_rootfs()
         images.import_hostile(hostile, f"{tag}/hostile:arm64")
         sh.run(["podman", "push", "--quiet", tls, f"{tag}/hostile:arm64", f"docker://{addr}/hostile:arm64"], env=env)
@@ -163,6 +167,16 @@ class Bed:
             images.import_image(built["debian-arm64"], "arm64", None, local)
             sh.run(["podman", "push", "--quiet", tls, local, f"docker://{addr}/debian-sudo:12"], env=env)
             self.images["debian-arm64"] = f"{addr}/debian-sudo:12"
+            local = f"{tag}/debian-build:12-arm64"
+            images.import_image(built["debian-arm64-build"], "arm64", None, local)
+            sh.run(["podman", "push", "--quiet", tls, local, f"docker://{addr}/debian-build:12"], env=env)
+            sh.run(["podman", "rmi", "--force", local], env=env, check=False)
+            self.images["debian-arm64-build"] = f"{addr}/debian-build:12"
+            local = f"{tag}/debian-build:12-s390x"
+            images.import_image(built["debian-s390x-build"], "s390x", None, local)
+            sh.run(["podman", "push", "--quiet", tls, local, f"docker://{addr}/debian-build-s390x:12"], env=env)
+            sh.run(["podman", "rmi", "--force", local], env=env, check=False)
+            self.images["debian-s390x-build"] = f"{addr}/debian-build-s390x:12"
         for index, members in (("multi", ("amd64", "arm64", "ppc64le")), ("nos390x", ("amd64", "arm64"))):
             name = f"{tag}/{index}-list"
             sh.run(["podman", "manifest", "rm", name], env=env, check=False)

@@ -101,7 +101,7 @@ def busybox_rootfses() -> dict[str, Path]:
             os.chmod(root / "tmp", 0o1777)
             os.chmod(root / "var" / "tmp", 0o1777)
             (root / "usr" / "bin" / "env").symlink_to("/bin/busybox")
-            partial = outs[oci].with_suffix(".partial")
+            partial = outs[oci].with_suffix(f".{os.getpid()}.partial")
             with tarfile.open(partial, "w") as tar:
                 tar.add(root, arcname=".")
             partial.rename(outs[oci])
@@ -109,46 +109,53 @@ def busybox_rootfses() -> dict[str, Path]:
 
 
 @contextlib.contextmanager
-def host_binfmt_for_build(qemu: str) -> Iterator[None]:
-    """Register qemu-aarch64 (flag F only) on the host for the length of a build.
+def host_binfmt_for_build(qemu: str, arch_name: str = "aarch64") -> Iterator[None]:
+    """Register qemu-ARCH (flag F only) on the host for the length of a build.
 
-    mmdebstrap runs arm64 maintainer scripts. Afterwards the host's binfmt_misc is
+    mmdebstrap runs the foreign maintainer scripts. Afterwards the host's binfmt_misc is
     exactly as before: the entry removed, and the file system unmounted if it was not.
     """
+    from crossbox.shared.arch import parse_arch
+
+    arch = parse_arch(arch_name)
+    entry = BUILD_ENTRY if arch.name == "aarch64" else f"crossbox-testbed-{arch.name}"
     was_mounted = os.path.exists(f"{BINFMT}/register")
     if not was_mounted:
         sh.run(["mount", "-t", "binfmt_misc", "binfmt_misc", BINFMT])
-    magic = r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00"
-    mask = r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"
     registered = False
     try:
-        if not os.path.exists(f"{BINFMT}/{BUILD_ENTRY}"):
+        if not os.path.exists(f"{BINFMT}/{entry}"):
             with open(f"{BINFMT}/register", "w") as f:
-                f.write(f":{BUILD_ENTRY}:M::{magic}:{mask}:{qemu}:F")
+                f.write(f":{entry}:M::{arch.magic_text}:{arch.mask_text}:{qemu}:F")
             registered = True
         yield
     finally:
         if registered:
-            with open(f"{BINFMT}/{BUILD_ENTRY}", "w") as f:
+            with open(f"{BINFMT}/{entry}", "w") as f:
                 f.write("-1")
         if not was_mounted:
             sh.run(["umount", BINFMT], check=False)
 
 
-def _mmdebstrap_arm64(packages: tuple[str, ...], key_version: str, name: str, build: bool = True) -> Path | None:
-    """A cached Debian arm64 minbase root file system with these packages (None: not built)."""
+def _mmdebstrap_arm64(packages: tuple[str, ...], key_version: str, name: str, build: bool = True,
+                      arch: str = "aarch64") -> Path | None:
+    """A cached Debian minbase root file system of the architecture (arm64 unless said), with these
+    packages (None: not built)."""
+    from crossbox.shared.arch import parse_arch
+
+    a = parse_arch(arch)
     mm_version = sh.run(["mmdebstrap", "--version"]).stdout.strip()
-    key_src = json.dumps([DEBIAN_SUITE, "arm64", packages, mm_version, key_version])
+    key_src = json.dumps([DEBIAN_SUITE, a.debian, packages, mm_version, key_version])
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
     out = cache_dir() / f"debian-{DEBIAN_SUITE}-{name}-{key}.tar"
     if out.exists() or not build:
         return out if out.exists() else None
-    partial = out.with_suffix(".partial.tar")
-    qemu = shutil.which("qemu-aarch64-static") or "/usr/bin/qemu-aarch64-static"
-    with host_binfmt_for_build(qemu):
+    partial = out.with_suffix(f".{os.getpid()}.partial.tar")
+    qemu = shutil.which(f"qemu-{a.qemu}-static") or f"/usr/bin/qemu-{a.qemu}-static"
+    with host_binfmt_for_build(qemu, a.name):
         sh.run(
             [
-                "mmdebstrap", "--mode=root", "--arch=arm64", "--variant=minbase",
+                "mmdebstrap", "--mode=root", f"--arch={a.debian}", "--variant=minbase",
                 f"--include={','.join(packages)}",
                 "--customize-hook=chroot \"$1\" sh -c 'rm -f /etc/machine-id /var/lib/dbus/machine-id'",
                 "--quiet", DEBIAN_SUITE, str(partial),
@@ -166,10 +173,53 @@ def debian_arm64_rootfs() -> Path:
     return out
 
 
+DEBIAN_BUILD_PACKAGES = (*DEBIAN_PACKAGES, "gcc", "libc6-dev", "make")
+
+
+def debian_arm64_build_rootfs() -> Path:
+    """Debian bookworm arm64 with a C toolchain of its own (gcc, libc6-dev, make): for building
+    software in a box, emulated and with --native-tools."""
+    out = _mmdebstrap_arm64(DEBIAN_BUILD_PACKAGES, "build-v1", "arm64-build")
+    assert out is not None
+    return out
+
+
+def debian_s390x_build_rootfs() -> Path:
+    """The same for s390x (big-endian): a second architecture for --native-tools."""
+    out = _mmdebstrap_arm64(DEBIAN_BUILD_PACKAGES, "build-v1", "s390x-build", arch="s390x")
+    assert out is not None
+    return out
+
+
+def gcc99_rootfs() -> Path:
+    """The arm64 busybox image plus the traces of a gcc 99 of its own (its version directory and
+    start files): a box whose compiler the host's cross gcc must not stand in for."""
+    base = busybox_rootfses()["arm64"]
+    out = cache_dir() / f"gcc99-arm64-{hashlib.sha256(base.name.encode()).hexdigest()[:16]}.tar"
+    if out.exists():
+        return out
+    with tempfile.TemporaryDirectory(prefix="cbtg-") as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        with tarfile.open(base) as tar:
+            tar.extractall(root, filter="tar")
+        (root / "usr/lib/gcc/aarch64-linux-gnu/99").mkdir(parents=True)
+        (root / "usr/lib/aarch64-linux-gnu").mkdir(parents=True)
+        (root / "usr/lib/aarch64-linux-gnu/crt1.o").write_bytes(b"")
+        partial = out.with_suffix(f".{os.getpid()}.partial")
+        with tarfile.open(partial, "w") as tar:
+            tar.add(root, arcname=".")
+        partial.rename(out)
+    return out
+
+
 def ensure_all(with_debian: bool = True) -> dict[str, Path]:
     built = {f"busybox-{a}": p for a, p in busybox_rootfses().items()}
     if with_debian:
         built["debian-arm64"] = debian_arm64_rootfs()
+        built["debian-arm64-build"] = debian_arm64_build_rootfs()
+        built["debian-s390x-build"] = debian_s390x_build_rootfs()
+    built["gcc99-arm64"] = gcc99_rootfs()
     return built
 
 
@@ -250,10 +300,10 @@ def hostile_rootfs() -> Path:
         for rel in ("run/crossbox/lib/crossbox/__init__.py", "run/crossbox/lib/dataclasses.py",
                     "run/crossbox/lib/os.py", "run/crossbox/lib/crossbox/guest/__init__.py",
                     "run/crossbox/python/lib/python3.11/site.py"):
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(planted)
-        partial = out.with_suffix(".partial")
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(planted)
+        partial = out.with_suffix(f".{os.getpid()}.partial")
         with tarfile.open(partial, "w") as tar:
             tar.add(root, arcname=".")
         partial.rename(out)
@@ -290,3 +340,31 @@ def import_hostile(tar: Path, name: str) -> None:
     sh.run(["podman", "import", "--arch", "arm64", "--change", "CMD=/bin/sh",
             "--change", f"ENV=LD_PRELOAD={PRELOAD_LIB}", "--change", "ENV=PYTHONPATH=/run/crossbox/lib",
             str(tar), name], stdout=subprocess.DEVNULL)
+
+
+# -- upstream sources of Debian packages, for real builds in a box --------------------------------
+
+def source_tarball(package: str) -> Path:
+    """The upstream tarball (.orig.tar.gz) of a Debian bookworm source package, as `apt-get source`
+    fetches it (with a deb-src list of the machine's own mirror, in a directory of its own), cached."""
+    cached = sorted(p for p in cache_dir().glob(f"src-{package}_*.orig.tar.*")
+                    if not p.name.endswith((".asc", ".partial")))
+    if cached:
+        return cached[-1]
+    with tempfile.TemporaryDirectory(prefix="cbts-") as tmp:
+        work = Path(tmp)
+        for d in ("lists/partial", "cache/archives/partial", "dl"):
+            (work / d).mkdir(parents=True)
+        (work / "sources.list").write_text(
+            f"deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian "
+            f"{DEBIAN_SUITE} main\n")
+        opts = ["-o", f"Dir::Etc::SourceList={work / 'sources.list'}", "-o", "Dir::Etc::SourceParts=/nonexistent",
+                "-o", f"Dir::State::Lists={work / 'lists'}", "-o", f"Dir::Cache={work / 'cache'}",
+                "-o", "APT::Sandbox::User=root"]
+        sh.run(["apt-get", "-q", *opts, "update"])
+        sh.run(["apt-get", "-q", *opts, "source", "--download-only", package], cwd=work / "dl")
+        orig = next(p for p in (work / "dl").glob(f"{package}_*.orig.tar.*") if not p.name.endswith(".asc"))
+        out = cache_dir() / f"src-{orig.name}"
+        shutil.copy(orig, out.with_suffix(f".{os.getpid()}.partial"))
+        out.with_suffix(f".{os.getpid()}.partial").rename(out)
+    return out

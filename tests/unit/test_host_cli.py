@@ -131,3 +131,17 @@ def test_assumeyes_is_accepted_before_and_after_the_verb() -> None:
     assert p.parse_args(["-y", "create"]).assumeyes is True
     assert p.parse_args(["create", "-y"]).assumeyes is True
     assert p.parse_args(["create"]).assumeyes is False
+
+
+@pytest.mark.parametrize(("argv", "verb"), [
+    (["create", "-a", "arm64"], "create"), (["-y", "--log-level", "debug", "run", "true"], "run"),
+    (["--log-format", "json", "list"], "list"), (["--help"], None), (["-h", "create"], None),
+    (["crate"], None), ([], None), (["--log-level", "create"], None),
+])
+def test_verb_of_tells_the_verb_without_argparse(argv: list[str], verb: str | None) -> None:
+    assert parser.verb_of(argv, tuple(cli.VERBS)) == verb
+
+
+def test_a_parser_of_one_verb_parses_that_verb_as_the_whole_one_does() -> None:
+    argv = ["-y", "create", "--arch", "arm64", "-i", "quay.io/a/b:1", "box"]
+    assert vars(parser.build_parser("create").parse_args(argv)) == vars(parser.build_parser().parse_args(argv))

@@ -44,7 +44,7 @@ def test_as_json_schema() -> None:
     assert data == {
         "schema": 1,
         "containers": [{"name": "box", "arch": "arm64", "image": "quay.io/a/b:1-arm64",
-                        "status": "running", "created": "1 hour ago"}],
+                        "status": "running", "created": "1 hour ago", "native_tools": False}],
         "images": [{"name": "quay.io/a/b:1-arm64", "arch": "arm64", "size": 3728808,
                     "id": IMAGE_ID}],
     }

@@ -153,9 +153,13 @@ def test_prune_removes_the_directories_of_containers_that_are_gone(base: Path) -
     state.record_id("kept", "1" * 64)
     state.record_id("gone", "2" * 64)
     state.record_id("replaced", "3" * 64)
+    state.new_state_dir("in-progress")  # no id yet, just made: a create (of another storage, perhaps)
+    old = base / "leftover"
+    state.new_state_dir("leftover")
+    os.utime(old, (0, 0))  # no id, and long ago: a create that never finished
     pruned = state.prune({"kept": "1" * 64, "replaced": "4" * 64, "unknown-id": "5" * 64})
-    assert sorted(pruned) == ["gone", "replaced"]
-    assert sorted(os.listdir(base)) == ["kept", "unknown-id"]
+    assert sorted(pruned) == ["gone", "leftover", "replaced"]
+    assert sorted(os.listdir(base)) == ["in-progress", "kept", "unknown-id"]
 
 
 def test_remove_state_dir(base: Path) -> None:
