@@ -63,10 +63,11 @@ test-e2e: setup venv ## the end-to-end suite: real podman, skopeo, qemu, registr
 
 # mypy checks the installed names (crossbox.host, ...); .lint/crossbox links them to the sources.
 lint: venv ## ruff, and mypy (strict on shared/ and guest/)
-	$(VENV)/bin/ruff check $(SRC) tests packaging
+	$(VENV)/bin/ruff check $(SRC) tests packaging bench
 	@mkdir -p .lint/crossbox; for d in $(SRC); do ln -sfn ../../$$d .lint/crossbox/$$d; done
 	cd .lint && ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p crossbox.shared -p crossbox.guest -p crossbox.host
 	cd .lint && ../$(VENV)/bin/mypy --config-file ../pyproject.toml ../packaging/generate.py
+	MYPYPATH=tests $(VENV)/bin/mypy --config-file pyproject.toml bench
 
 bench: setup venv ## benchmarks against raw podman, skopeo and qemu (ratios; BENCH_ARGS=--help for options)
 	PYTHONPATH=tests $(PY) -m bench $(BENCH_ARGS)

@@ -20,12 +20,10 @@ import shlex
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .context import Bench
 from .harness import BenchError, Spread, run, say, time_commands
-
-if TYPE_CHECKING:
-    from .cases import Bench
 
 READY_RE = re.compile(r"\bready\b.*?agent_ms=(?P<agent>[-\d.]+)\s+since_exec_ms=(?P<exec>[-\d.]+)")
 LIB_DIR = "/run/crossbox/lib"  # crossbox.shared.contract.LIB_DIR, where the agent's package is inside

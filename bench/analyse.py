@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cases import Bench, Options
+from .context import Bench, Options
 from .harness import run, say, time_commands
 
 SHIM = """#!/bin/sh
@@ -84,8 +84,8 @@ def launcher(bench: Bench, rounds: int, box: str) -> None:
     hot = f"from crossbox.host.commands.run import exec_if_ready; exec_if_ready({box!r}, ['true'])"
     cmds = {
         "podman exec BOX true": ["podman", "exec", box, "true"],
-        "podman exec, crossbox's arguments": [*(bench.podman_argv_of(bench.store, "] exec ", "run", "-c", box, "true")
-                                               or ["podman", "exec", box, "true"])],
+        "podman exec, crossbox's arguments": [*(bench.podman_argv_of(bench.store, "] session ", "run", "-c", box,
+                                                                     "true") or ["podman", "exec", box, "true"])],
         "crossbox run -c BOX true (console script)": [xb, "run", "-c", box, "true"],
         "python -c: import crossbox.host.cli, then the hot path": [py, "-c", "import crossbox.host.cli;" + hot],
         "python -c: import re (as pip's wrapper), then the hot path": [py, "-c", "import re;" + hot],

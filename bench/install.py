@@ -5,6 +5,12 @@ The repository's .venv holds an editable install, whose import finder costs abou
 which leaves the sources uncompiled. Neither is what a user has, so the benchmark
 installs the working tree into a fresh virtual environment made from the same
 base interpreter, with its bytecode compiled.
+
+For an ordinary user (the peers' benchmark runs rootless), whose account cannot
+reach that interpreter, `install_for_user` installs with `pip --target` into a
+directory the user can read, compiles it with the user's interpreter (Debian's
+python3) and writes the console script pip would write for that interpreter:
+the same program as /usr/bin/crossbox of a Debian package, on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -50,9 +56,8 @@ class Install:
         return next(self.venv.glob("lib/python3*/site-packages"))
 
 
-def install(venv: Path) -> Install:
-    """Copy the working tree's sources, pip install them (not editable), compile the bytecode."""
-    src = venv.parent / "src"
+def _copy_sources(src: Path) -> None:
+    """The working tree's sources, without bytecode, in a fresh directory."""
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
     for name in SOURCES:
@@ -61,6 +66,12 @@ def install(venv: Path) -> Install:
             shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(path, src / name)
+
+
+def install(venv: Path) -> Install:
+    """Copy the working tree's sources, pip install them (not editable), compile the bytecode."""
+    src = venv.parent / "src"
+    _copy_sources(src)
     env = clean_env()
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     say(f"installing crossbox from the working tree into {venv} (a real install, bytecode compiled)")
@@ -69,4 +80,59 @@ def install(venv: Path) -> Install:
     done = Install(venv)
     run([done.python, "-m", "compileall", "-q", str(done.site_packages() / "crossbox")], env)
     shutil.rmtree(src, ignore_errors=True)
+    return done
+
+
+# What pip writes as the `crossbox` console script (project.scripts: crossbox = crossbox.host.cli:main).
+CONSOLE_SCRIPT = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from crossbox.host.cli import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+"""
+
+
+@dataclass(frozen=True)
+class UserInstall:
+    root: Path
+    python: str  # the user's interpreter
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    @property
+    def crossbox(self) -> str:
+        return str(self.root / "bin" / "crossbox")
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"PYTHONPATH": str(self.site)}
+
+
+def install_for_user(root: Path, python: str = "/usr/bin/python3") -> UserInstall:
+    """crossbox and its dependencies for a user who can read ``root`` but not this interpreter."""
+    done = UserInstall(root, python)
+    src = root / "src"
+    _copy_sources(src)
+    env = clean_env()
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    say(f"installing crossbox from the working tree into {done.site} for another user (pip --target, "
+        f"bytecode compiled by {python})")
+    run([base_python(), "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(done.site), str(src)],
+        {**env, "PIP_NO_WARN_SCRIPT_LOCATION": "1"})
+    shutil.rmtree(done.site / "bin", ignore_errors=True)  # pip's scripts name this interpreter, not the user's
+    run([python, "-m", "compileall", "-q", str(done.site)], env)
+    script = Path(done.crossbox)
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(CONSOLE_SCRIPT.format(python=python))
+    script.chmod(0o755)
+    shutil.rmtree(src, ignore_errors=True)
+    for path in (root, *root.rglob("*")):  # chmod -R a+rX
+        if not path.is_symlink():
+            mode = path.stat().st_mode
+            path.chmod(mode | 0o444 | (0o111 if path.is_dir() or mode & 0o100 else 0))
     return done

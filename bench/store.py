@@ -9,6 +9,13 @@ nothing is shared with the machine's libpod lock memory either), with the
 test bed's containers.conf settings otherwise unchanged. The same drivers,
 runtime and disk are used: the figures are those of a user's machine with few
 containers.
+
+A storage may also belong to an ordinary user (rootless podman, for the peers).
+Podman 4.3's containers/storage takes only `rootless_storage_path` from the file
+for a rootless user (its `graphroot` and `runroot` are ignored), so that key is
+set too; the run root stays the user's `$XDG_RUNTIME_DIR/containers`, whose
+contents are kept apart by driver name (overlay here; the machine's default
+rootless storage is vfs). `check_isolated` proves the graph root.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from .harness import run
+from .harness import RunAs, run
 
 
 def _with_engine_keys(conf: str, keys: dict[str, str]) -> str:
@@ -35,25 +42,32 @@ def _with_engine_keys(conf: str, keys: dict[str, str]) -> str:
 
 
 class Store:
-    def __init__(self, root: Path, base_env: Mapping[str, str], containers_conf_text: str) -> None:
+    def __init__(self, root: Path, base_env: Mapping[str, str], containers_conf_text: str, *,
+                 user: RunAs | None = None) -> None:
         self.root = root
+        self.user = user
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o755)  # rootful --userns=auto containers need to traverse to their layers
+        rootless = f'rootless_storage_path = "{root / "graph"}"\n' if user else ""
         (root / "storage.conf").write_text(
             "[storage]\n"
             'driver = "overlay"\n'
             f'graphroot = "{root / "graph"}"\n'
             f'runroot = "{root / "run"}"\n'
+            f"{rootless}"
         )
         (root / "containers.conf").write_text(
             _with_engine_keys(containers_conf_text, {"tmp_dir": str(root / "engine"), "lock_type": "file"}))
         for name in ("storage.conf", "containers.conf"):
             (root / name).chmod(0o644)
+        if user:  # the user's podman makes its graph and engine directories in it
+            os.chown(root, user.uid, user.gid)
         self.env = {**base_env, "CONTAINERS_STORAGE_CONF": str(root / "storage.conf"),
                     "CONTAINERS_CONF": str(root / "containers.conf")}
 
     def podman(self, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
-        return run(["podman", *args], self.env, expect=expect)
+        return run(["podman", *args], self.env, expect=expect, user=self.user,
+                   cwd=str(self.root) if self.user else None)
 
     def check_isolated(self) -> None:
         info = json.loads(self.podman("info", "--format", "json").stdout)
