@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +48,8 @@ def _load() -> dict[str, Any]:
 
 
 def _store(data: dict[str, Any]) -> None:
+    import tempfile
+
     path = cache_path()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
-from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 from crossbox.shared.arch import Arch, host_arch
 
@@ -19,16 +19,15 @@ MIN_KERNEL = (6, 7)
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     name: str
     status: str
     message: str
     hint: str = ""
-    needed_for: tuple[str, ...] = field(default=())  # architectures; empty: every use
+    needed_for: tuple[str, ...] = ()  # architectures; empty: every use
 
     def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
+        data = self._asdict()
         data["needed_for"] = list(self.needed_for)
         return data
 

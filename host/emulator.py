@@ -9,7 +9,7 @@ its libraries in the foreign image, and a script has no interpreter there.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crossbox.shared.arch import Arch, host_arch
 
@@ -24,8 +24,7 @@ class EmulatorProblem(Exception):
         self.path = path
 
 
-@dataclass(frozen=True)
-class Emulator:
+class Emulator(NamedTuple):
     arch: Arch
     path: str  # as found
     real_path: str  # symlinks resolved: what is bind-mounted

@@ -6,7 +6,7 @@ All pure: the table-driven unit tests cover every rule here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from crossbox.shared.arch import Arch, UnknownArchError, parse_arch
 
@@ -29,8 +29,7 @@ MAX_CONTAINER_NAME = 200
 MAX_TAG = 128
 
 
-@dataclass(frozen=True)
-class ImageRef:
+class ImageRef(NamedTuple):
     domain: str
     path: str
     tag: str
@@ -47,7 +46,7 @@ class ImageRef:
         return self.path.rsplit("/", 1)[-1]
 
     def with_tag(self, tag: str) -> ImageRef:
-        return replace(self, tag=tag)
+        return self._replace(tag=tag)
 
 
 def parse_image(text: str) -> ImageRef:
@@ -110,8 +109,7 @@ def check_container_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class Distro:
+class Distro(NamedTuple):
     name: str
     repository: str  # registry/path of its toolbox image
     release_re: str
@@ -179,8 +177,7 @@ def split_arch_suffix(tag: str) -> tuple[str, Arch | None]:
         return tag, None
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """What create/enter/run resolve a request to."""
 
     remote: ImageRef  # what is pulled

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crossbox.shared import contract
 
@@ -27,8 +27,7 @@ from .errors import HostNotReady
 GUEST_PYTHON_ENV = "CROSSBOX_GUEST_PYTHON"  # use another host interpreter for the agent (settings.py)
 
 
-@dataclass(frozen=True)
-class ElfDeps:
+class ElfDeps(NamedTuple):
     interp: str | None
     needed: tuple[str, ...]
     runpath: tuple[str, ...]  # DT_RUNPATH, else DT_RPATH, with $ORIGIN expanded
@@ -111,8 +110,7 @@ def _unique_real_dirs(dirs: list[str]) -> list[str]:
     return list(seen)
 
 
-@dataclass(frozen=True)
-class GuestLaunch:
+class GuestLaunch(NamedTuple):
     """The host side of the agent's start: host paths, and how they appear inside."""
 
     prefix: str  # host path of the interpreter's prefix
@@ -228,6 +226,10 @@ def _plan(python: str | None = None, prefix: str | None = None) -> GuestLaunch:
         raise HostNotReady(f"the Python prefix {prefix} has no lib/python3.* standard library")
     try:
         deps = read_elf_deps(os.path.realpath(python))
+    except ImportError as exc:
+        raise HostNotReady(f"crossbox needs the Python module pyelftools, which {sys.executable} cannot import "
+                           f"({exc})", "install python3-pyelftools (Debian, Ubuntu, Fedora) or `pip install "
+                           "pyelftools`") from None
     except Exception as exc:  # pyelftools' ELFError for a script, OSError, ...
         raise HostNotReady(f"the Python interpreter {python} is not a readable ELF executable ({exc})",
                            f"set {GUEST_PYTHON_ENV} to a dynamically linked Python >= 3.11, or unset it") from None
@@ -323,12 +325,24 @@ def agent_lib_dir(launch: GuestLaunch, base: str | None = None) -> str:
     Mounted whole at /run/crossbox/lib (first on the agent's sys.path), so that nothing of
     the image's can be imported in their place: a copy of the installed modules, named by
     their content, made once (atomically) and shared by every container of that content.
+    Which copy the installed modules make is kept in the probe cache while none of them
+    changes (mtime, size, inode), so that a create reads and hashes nothing.
     """
+    from .cache import cached
+
+    files = _agent_files(launch)
+    base = base or agent_lib_base()
+    target = cached(f"agent-lib:{base}", [host for _, host in files], lambda: _make_agent_lib(files, base))
+    if isinstance(target, str) and os.path.isdir(target) and os.path.dirname(target) == base:
+        return target
+    return _make_agent_lib(files, base)  # the copy was removed since: made again
+
+
+def _make_agent_lib(files: list[tuple[str, str]], base: str) -> str:
     import hashlib
     import shutil
     import tempfile
 
-    files = _agent_files(launch)
     digest = hashlib.sha256()
     contents = []
     for inside, host in files:
@@ -336,7 +350,6 @@ def agent_lib_dir(launch: GuestLaunch, base: str | None = None) -> str:
             data = f.read()
         contents.append((inside, data))
         digest.update(inside.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
-    base = base or agent_lib_base()
     target = os.path.join(base, digest.hexdigest()[:16])
     if os.path.isdir(target):
         return target

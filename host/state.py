@@ -516,4 +516,6 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
             raise GuestFailed(f"container {name} failed to start: {detail}",
                               f"see `podman logs {name}`")
         log.debug("container ready", name=name, seconds=round(report.elapsed, 3), agent=report.message)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(state_dir(name), CREATE_ARGS_FILE))  # only a box never started needs it
         return info.id

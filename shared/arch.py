@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "ARCHITECTURES",
@@ -38,8 +38,7 @@ def platform_text(architecture: str, variant: str | None = None, os_name: str | 
     return f"{os_name}/{text}" if os_name else text
 
 
-@dataclass(frozen=True)
-class Arch:
+class Arch(NamedTuple):
     """One CPU architecture, with every name the outside world uses for it."""
 
     name: str  # our canonical name, as `uname -m` spells it on the usual machine

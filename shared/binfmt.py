@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .arch import Arch
 
@@ -72,10 +72,7 @@ def _canonical_flags(flags: str) -> str:
     return "".join(f for f in VALID_FLAGS if f in seen)
 
 
-@dataclass(frozen=True)
-class Registration:
-    """What is written to ``register``; type ``M`` (magic) only."""
-
+class _RegistrationFields(NamedTuple):
     name: str
     magic: bytes
     mask: bytes
@@ -83,8 +80,17 @@ class Registration:
     flags: str = ""
     offset: int = 0
 
-    def __post_init__(self) -> None:
+
+class Registration(_RegistrationFields):
+    """What is written to ``register``; type ``M`` (magic) only. Validated when made."""
+
+    __slots__ = ()
+
+    def __new__(cls, name: str, magic: bytes, mask: bytes, interpreter: str, flags: str = "",
+                offset: int = 0) -> Registration:
+        self = super().__new__(cls, name, magic, mask, interpreter, flags, offset)
         validate(self)
+        return self
 
     def line(self) -> str:
         """The registration line, every magic and mask byte escaped as ``\\xHH``."""
@@ -214,8 +220,7 @@ def parse_registration_line(line: str) -> Registration:
     )
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """An entry file under ``/proc/sys/fs/binfmt_misc/<name>``."""
 
     name: str
@@ -226,7 +231,7 @@ class Entry:
     magic: bytes = b""
     mask: bytes | None = None
     extension: str | None = None
-    extra: tuple[str, ...] = field(default=())
+    extra: tuple[str, ...] = ()
 
     def same_registration(self, other: Entry) -> bool:
         """Equal in all that a registration decides (enabled state aside)."""

@@ -6,8 +6,7 @@ whenever a change here means old containers must be recreated.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .paths import *  # noqa: F403  (the contract's names, re-exported)
 from .paths import CONTRACT_VERSION, EMULATOR_DIR, MODE_INIT, MODE_ONESHOT
@@ -21,8 +20,7 @@ class ContractError(ValueError):
     """The agent was started with arguments it does not understand."""
 
 
-@dataclass(frozen=True)
-class User:
+class User(NamedTuple):
     name: str
     uid: int
     gid: int
@@ -47,8 +45,7 @@ class User:
             raise ContractError(f"user {text!r} has a uid or gid that is no number") from None
 
 
-@dataclass(frozen=True)
-class GuestSpec:
+class GuestSpec(NamedTuple):
     """Everything the agent is told; carried in the container's command line."""
 
     mode: str
@@ -146,4 +143,4 @@ class GuestSpec:
         )
 
     def replace(self, **changes: object) -> GuestSpec:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        return self._replace(**changes)  # type: ignore[arg-type]

@@ -1,25 +1,33 @@
-"""crossbox create: resolve, check the host, pull if needed, podman create."""
+"""crossbox create: resolve, check the host, pull if needed, podman create.
+
+Only what is needed to name the image is imported before `podman image inspect` of it
+starts; the rest (the checks, the interpreter plan, the pull, the state) is imported
+while podman looks, so that create costs little more than podman's own two calls.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from crossbox.shared.arch import host_arch
 
-from .. import checks, images, interpreter, log, owned, pull, state
-from .. import identity as identity_mod
-from ..emulator import Emulator
+from .. import images
 from ..errors import InvalidInput, already_exists
-from ..osrelease import read_os_release
-from ..signals import deferred
-from ..tools import create_args, podman
+from ..osrelease import OsRelease, read_os_release
+from ..tools import podman
 from ..tools.runner import missing
 
+if TYPE_CHECKING:
+    import argparse
 
-@dataclass(frozen=True)
-class CreateRequest:
+    from .. import identity as identity_mod
+    from .. import interpreter
+    from ..emulator import Emulator
+    from ..tools import create_args
+
+
+class CreateRequest(NamedTuple):
     arch: str | None = None
     distro: str | None = None
     release: str | None = None
@@ -32,8 +40,9 @@ class CreateRequest:
 
 
 def resolve_target(req: CreateRequest) -> images.Target:
+    osr = OsRelease() if req.image else read_os_release()  # the host's distribution picks only a default image
     return images.resolve(
-        host=host_arch(), osr=read_os_release(), image=req.image, distro=req.distro,
+        host=host_arch(), osr=osr, image=req.image, distro=req.distro,
         release=req.release, arch=req.arch,
     )
 
@@ -61,13 +70,21 @@ def check_authfile(path: str | None) -> None:
 
 def host_emulator(target: images.Target) -> Emulator | None:
     """The checks of the host for this target (before anything is downloaded); its emulator."""
-    return None if target.native else checks.require_foreign_ready(target.arch)
+    if target.native:
+        return None
+    from .. import checks
+
+    return checks.require_foreign_ready(target.arch)
 
 
 def build_spec(target: images.Target, name: str, identity: identity_mod.Identity, log_level: str,
                state_dir: str | None, image: podman.ImageInfo, emu: Emulator | None,
                launch: interpreter.GuestLaunch | None = None, agent_lib: str | None = None,
                native_tools: bool = False) -> create_args.CreateSpec:
+    from .. import identity as identity_mod
+    from .. import interpreter
+    from ..tools import create_args
+
     identity_mod.check_for_container(identity)
     launch = launch or interpreter.plan_cached()
     native_loader, native_libpath = interpreter.native_tools_plan(launch) if native_tools else (None, "")
@@ -108,6 +125,11 @@ def create(req: CreateRequest) -> str:
     if which(podman.PODMAN) is None:
         raise missing(podman.PODMAN)
     with podman.inspecting_image(str(target.local)) as local_image:  # podman works while we check
+        from .. import identity as identity_mod
+        from .. import interpreter, owned, pull, state
+        from ..signals import deferred
+        from ..tools import create_args
+
         identity = identity_mod.current()
         identity_mod.check_for_container(identity)  # before anything is downloaded
         state.runtime_base()  # a runtime directory that cannot be used is said before podman is asked
@@ -139,11 +161,15 @@ def create(req: CreateRequest) -> str:
             if made_dir:
                 state.remove_state_dir(name)
         raise
+    from .. import log
+
     log.info("created container", name=name, arch=target.arch.oci, image=str(target.local))
     return name
 
 
 def _podman_create(args: list[str], name: str) -> str:
+    from .. import state
+
     # podman 4.3 can deadlock when several `create --userns auto` run at once: crossbox's
     # own creates go one at a time (each takes about 0.1 s).
     with state.user_lock("create.lock"):
@@ -155,6 +181,8 @@ def native_report(name: str) -> dict[str, object] | None:
     import json
 
     from crossbox.shared import nativetools
+
+    from .. import state
 
     path = os.path.join(state.shared_dir(name), "native", nativetools.REPORT)
     try:
@@ -168,6 +196,8 @@ def native_report(name: str) -> dict[str, object] | None:
 
 def say_native_tools(name: str) -> None:
     """Start the box once and say which tools run natively in it, and why the others do not."""
+    from .. import state
+
     state.ensure_ready(name)
     report = native_report(name)
     if report is None:

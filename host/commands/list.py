@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from crossbox.shared import contract
 from crossbox.shared.arch import from_oci
@@ -22,8 +21,7 @@ from ..tools import podman
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class ContainerRow:
+class ContainerRow(NamedTuple):
     name: str
     arch: str
     image: str
@@ -32,8 +30,7 @@ class ContainerRow:
     native_tools: bool = False
 
 
-@dataclass(frozen=True)
-class ImageRow:
+class ImageRow(NamedTuple):
     name: str
     arch: str
     size: int
@@ -83,9 +80,9 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
 def as_json(containers: list[ContainerRow] | None, images: list[ImageRow] | None) -> str:
     data: dict[str, Any] = {"schema": SCHEMA_VERSION}
     if containers is not None:
-        data["containers"] = [asdict(c) for c in containers]
+        data["containers"] = [c._asdict() for c in containers]
     if images is not None:
-        data["images"] = [asdict(i) for i in images]
+        data["images"] = [i._asdict() for i in images]
     return json.dumps(data, indent=2)
 
 

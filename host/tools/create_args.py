@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crossbox.shared import contract
 from crossbox.shared.arch import Arch
@@ -14,8 +14,7 @@ from ..interpreter import GuestLaunch
 ROOTFUL_USERNS_SIZE = 65536
 
 
-@dataclass(frozen=True)
-class CreateSpec:
+class CreateSpec(NamedTuple):
     name: str
     image: str  # local image name
     remote: str  # what the user asked for (label only)

@@ -1,4 +1,4 @@
-"""A thin typed facade over podman: JSON into frozen dataclasses, failures into domain errors.
+"""A thin typed facade over podman: JSON into typed named tuples, failures into domain errors.
 
 podman documents exit statuses for some verbs (podman-rm(1), podman-rmi(1),
 podman-container-exists(1)): 1 for no such object, 2 for one in use or running,
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from crossbox.shared import contract
 
@@ -31,18 +32,14 @@ from ..errors import (
 from ..identity import rootless
 from .runner import Completed, run
 
-TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
-if TYPE_CHECKING:
-    from typing import Any
-
 PODMAN = "podman"
 # podman-rm(1), podman-rmi(1), podman-container-exists(1)
 STATUS_NO_SUCH_OBJECT = 1
 STATUS_IN_USE = 2
+NO_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class ContainerInfo:
+class ContainerInfo(NamedTuple):
     """From `podman ps --format json` or `podman inspect`."""
 
     id: str
@@ -50,7 +47,7 @@ class ContainerInfo:
     image: str
     state: str  # running, exited, created, ...
     created: str
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = NO_LABELS
     uid_map: tuple[str, ...] = ()  # "container:host:size" rows, from inspect only
     gid_map: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
@@ -79,15 +76,14 @@ class ContainerInfo:
         return None
 
 
-@dataclass(frozen=True)
-class ImageInfo:
+class ImageInfo(NamedTuple):
     id: str
     names: tuple[str, ...]
     architecture: str
     variant: str
     size: int
     created: str
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = NO_LABELS
     env: tuple[str, ...] = ()  # the image's configured environment, NAME=VALUE
     user: str = ""  # the image's configured USER ("" when it runs as root)
 

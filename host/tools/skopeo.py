@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crossbox.shared.arch import platform_text
 
@@ -19,8 +19,7 @@ SKOPEO = "skopeo"
 DEFAULT_INSPECT_TIMEOUT = 60.0
 
 
-@dataclass(frozen=True)
-class ManifestInfo:
+class ManifestInfo(NamedTuple):
     name: str
     digest: str
     architecture: str

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from crossbox.host.interpreter import GuestLaunch
 from crossbox.host.tools.create_args import (
@@ -54,7 +52,7 @@ def make_spec(arch: str = "aarch64", *, native: bool = False, rootless: bool = T
         agent_lib="/home/alice/.local/share/crossbox/agent/0123456789abcdef" if rootless
         else "/var/lib/crossbox/agent/0123456789abcdef",
     )
-    return dataclasses.replace(spec, **changes)
+    return spec._replace(**changes)
 
 
 def values_of(args: list[str], flag: str) -> list[str]:
@@ -181,7 +179,7 @@ def test_entrypoint_is_the_host_loader_seen_under_run_host() -> None:
 
 
 def test_entrypoint_inside_the_python_prefix_is_seen_under_run_crossbox_python() -> None:
-    launch = dataclasses.replace(LAUNCH, loader="/opt/python3.11/lib/ld-linux-x86-64.so.2")
+    launch = LAUNCH._replace(loader="/opt/python3.11/lib/ld-linux-x86-64.so.2")
     opts, *_ = split(podman_create_args(make_spec(launch=launch)))
     assert only(opts, "--entrypoint") == "/run/crossbox/python/lib/ld-linux-x86-64.so.2"
 

@@ -1,4 +1,4 @@
-"""crossbox.host.tools.podman: recorded podman 4.3.1 JSON into dataclasses, stderr into domain errors.
+"""crossbox.host.tools.podman: recorded podman 4.3.1 JSON into typed records, stderr into domain errors.
 
 The JSON is in tests/data/podman (see its README); the error texts are podman 4.3.1's.
 """

@@ -77,12 +77,17 @@ nonempty = st.text(min_size=1)
 user_fields = st.text(alphabet=st.characters(blacklist_characters=":\n"))
 users = st.builds(User, name=user_fields, uid=st.integers(0, 2**32 - 1),
                   gid=st.integers(0, 2**32 - 1), home=user_fields, shell=user_fields)
+env_names = st.text(alphabet=st.characters(blacklist_characters="="), min_size=1)
+held = st.lists(st.tuples(env_names, texts)).map(tuple)
 specs = st.one_of(
     st.builds(GuestSpec, mode=st.just(MODE_INIT), container=texts, arch=texts,
-              emulator=st.none() | nonempty, user=users, log_level=texts),
+              emulator=st.none() | nonempty, user=users, log_level=texts, contract=st.just(CONTRACT_VERSION),
+              workdir=st.none(), command=st.just(()),
+              held_env=held, masked_preload=st.booleans(), native_libpath=texts),
     st.builds(GuestSpec, mode=st.just(MODE_ONESHOT), container=texts, arch=texts,
               emulator=st.none() | nonempty, user=users, workdir=st.none() | nonempty,
-              command=st.lists(texts, min_size=1).map(tuple), log_level=texts),
+              command=st.lists(texts, min_size=1).map(tuple), log_level=texts, contract=st.just(CONTRACT_VERSION),
+              held_env=held, masked_preload=st.booleans(), native_libpath=texts),
 )
 
 
