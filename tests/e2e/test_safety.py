@@ -130,9 +130,13 @@ def test_rmi_all_removes_only_what_crossbox_pulled(bed: Bed, name: str, tmp_path
 
 
 def test_a_plain_container_on_an_image_blocks_its_removal_and_is_named(bed: Bed, rootless: bool, box: str) -> None:
-    ours = f"{bed.images['bb-s390x']}-s390x"
+    # An image of its own: one that another name also holds (another bed's, a benchmark's) would
+    # only lose this name, rightly, and the refusal under test would never be reached.
+    ref = f"{bed.registry.address}/{bed.unique_image('s390x')}"
+    ours = f"{ref}-s390x"
     plain = f"{box}-plain"
-    assert make(bed, rootless, box, "bb-s390x", arch="s390x").returncode == 0
+    made = bed.crossbox(["-y", "create", "--arch", "s390x", "-i", ref, box], rootless=rootless)
+    assert made.returncode == 0, made.stderr
     assert bed.podman(["create", "--name", plain, ours, "true"], rootless=rootless).returncode == 0
     try:
         refused = bed.crossbox(["rmi", "-f", ours], rootless=rootless)
