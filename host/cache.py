@@ -4,6 +4,10 @@ Parsing ELF files needs pyelftools, whose import alone costs more than podman
 takes to create a container. The results depend only on a few files, so they
 are kept in ``$XDG_CACHE_HOME/crossbox/probes.json`` with each file's
 (mtime, size, inode), and recomputed as soon as one of them changes.
+
+``remember``/``recall`` keep guesses in the same file: values that a caller
+checks against the truth before it keeps anything made from them (create's
+image facts, see commands/create.py).
 """
 
 from __future__ import annotations
@@ -78,3 +82,32 @@ def cached(key: str, paths: list[str], compute: Callable[[], Any]) -> Any:
     data.setdefault("entries", {})[key] = {"stamp": stamp, "value": value}
     _store(data)
     return value
+
+
+GUESSES = 64
+
+
+def remember(key: str, value: Any) -> None:
+    """Keep ``value`` as a guess under ``key`` (no file stamps: the caller checks it when used);
+    the last GUESSES keys are kept."""
+    if settings().no_cache:
+        return
+    data = _load()
+    kept = data.get("guesses")
+    guesses: dict[str, Any] = dict(kept) if isinstance(kept, dict) else {}
+    if guesses.get(key) == value:
+        return  # already known: nothing written
+    guesses.pop(key, None)
+    guesses[key] = value
+    data["version"] = VERSION
+    data.setdefault("entries", {})
+    data["guesses"] = dict(list(guesses.items())[-GUESSES:])
+    _store(data)
+
+
+def recall(key: str) -> Any:
+    """The guess kept under ``key``, or None."""
+    if settings().no_cache:
+        return None
+    guesses = _load().get("guesses")
+    return guesses.get(key) if isinstance(guesses, dict) else None

@@ -20,6 +20,34 @@ DESCRIPTION = (
 ARCH_HELP = "architecture, in any spelling (arm64, aarch64, ppc64le, s390x, riscv64, armv7, ...)"
 
 
+def _columns() -> int:
+    """shutil.get_terminal_size().columns, without importing shutil (and bz2, lzma with it):
+    argparse makes a formatter for every add_argument."""
+    import os
+    import sys
+
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 class _Skipped(argparse.ArgumentParser):
     """A verb's parser that is not built: its arguments are dropped unseen (see build_parser)."""
 
@@ -52,7 +80,7 @@ def verb_of(argv: list[str], verbs: tuple[str, ...]) -> str | None:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with ``only``, the parser of that one verb and the global options (a
     command line needs no other, and building them all costs a command as much as its work)."""
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    p = _Parser(prog=PROG, description=DESCRIPTION)
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
                    help="how much to log on stderr (default: warning)")
     p.add_argument("--log-format", default="console", choices=["console", "json"],

@@ -20,6 +20,7 @@ from ..tools.runner import missing
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
     from .. import identity as identity_mod
     from .. import interpreter
@@ -126,9 +127,7 @@ def create(req: CreateRequest) -> str:
         raise missing(podman.PODMAN)
     with podman.inspecting_image(str(target.local)) as local_image:  # podman works while we check
         from .. import identity as identity_mod
-        from .. import interpreter, owned, pull, state
-        from ..signals import deferred
-        from ..tools import create_args
+        from .. import interpreter, pull, state
 
         identity = identity_mod.current()
         identity_mod.check_for_container(identity)  # before anything is downloaded
@@ -136,35 +135,137 @@ def create(req: CreateRequest) -> str:
         emu = host_emulator(target)
         launch = interpreter.plan_cached()
         agent_lib = interpreter.agent_lib_dir(launch)
+        make = _Maker(target, name, identity, req, emu, launch, agent_lib)
+        guess = recalled_image(target)
+        if guess is not None and make.early(guess, local_image):
+            return made(name, target)
         local = pull.check_local(target, local_image())
     if local is None and podman.container_exists(name):
         raise already_exists(name)  # nothing is downloaded for a create that must fail
     image = pull.ensure_image(target, authfile=req.authfile, assume_yes=req.assume_yes, local=local)
-    made_dir = False
-    created = None
-    try:
-        made_dir = state.new_state_dir(name)
-        spec = build_spec(target, name, identity, req.log_level, state.shared_dir(name), image, emu, launch,
-                          agent_lib, req.native_tools)
-        args = create_args.podman_create_args(spec)
-        with deferred():  # made and recorded as one step; a signal acts after it
-            created = _podman_create(["create", *args], name)
-            state.record_id(name, created)
-            state.record_create_args(name, args)  # to make it again, should podman's id map be split
-            owned.add_container(created, name)
-    except BaseException:
-        # Only what this very create made goes: its container (by id), its state directory.
+    make.now(image)
+    remember_image(target, image)
+    return made(name, target)
+
+
+def made(name: str, target: images.Target) -> str:
+    from .. import log
+
+    log.info("created container", name=name, arch=target.arch.oci, image=str(target.local))
+    return name
+
+
+# The image facts a box is made from, kept from the last create of a local name: with them,
+# `podman create` starts beside `podman image inspect` instead of after it, and what it made
+# is kept only if the inspection then names the same image (see _Maker.early).
+IMAGE_FACTS = ("id", "architecture", "variant", "env", "user")
+
+
+def recalled_image(target: images.Target) -> podman.ImageInfo | None:
+    from .. import cache
+
+    facts = cache.recall(f"image:{target.local}")
+    if not isinstance(facts, dict) or set(facts) != set(IMAGE_FACTS):
+        return None
+    env = facts["env"]
+    if not all(isinstance(facts[k], str) for k in ("id", "architecture", "variant", "user")) \
+            or not isinstance(env, list) or not all(isinstance(e, str) for e in env) or not facts["id"]:
+        return None
+    return podman.ImageInfo(id=facts["id"], names=(), architecture=facts["architecture"],
+                            variant=facts["variant"], size=0, created="", env=tuple(env),
+                            user=facts["user"])
+
+
+def remember_image(target: images.Target, image: podman.ImageInfo) -> None:
+    from .. import cache
+
+    cache.remember(f"image:{target.local}", {"id": image.id, "architecture": image.architecture,
+                                              "variant": image.variant, "env": list(image.env),
+                                              "user": image.user})
+
+
+class _Maker:
+    """`podman create` of one box and its records, as one step: on any failure, only what
+    this very create made goes (its container, by id; its state directory)."""
+
+    def __init__(self, target: images.Target, name: str, identity: identity_mod.Identity, req: CreateRequest,
+                 emu: Emulator | None, launch: interpreter.GuestLaunch, agent_lib: str) -> None:
+        self.target, self.name, self.identity, self.req = target, name, identity, req
+        self.emu, self.launch, self.agent_lib = emu, launch, agent_lib
+
+    def _args(self, image: podman.ImageInfo) -> list[str]:
+        from .. import state
+        from ..tools import create_args
+
+        spec = build_spec(self.target, self.name, self.identity, self.req.log_level, state.shared_dir(self.name),
+                          image, self.emu, self.launch, self.agent_lib, self.req.native_tools)
+        return create_args.podman_create_args(spec)
+
+    def _record(self, created: str, args: list[str]) -> None:
+        from .. import owned, state
+
+        state.record_id(self.name, created)
+        state.record_create_args(self.name, args)  # to make it again, should podman's id map be split
+        owned.add_container(created, self.name)
+
+    def now(self, image: podman.ImageInfo) -> None:
+        from .. import state
+        from ..signals import deferred
+
+        made_dir = False
+        created = None
+        try:
+            made_dir = state.new_state_dir(self.name)
+            args = self._args(image)
+            with deferred():  # made and recorded as one step; a signal acts after it
+                created = _podman_create(["create", *args], self.name)
+                self._record(created, args)
+        except BaseException:
+            self._undo(created, made_dir)
+            raise
+
+    def early(self, guess: podman.ImageInfo, answer: Callable[[], podman.ImageInfo | None]) -> bool:
+        """Create from the image facts of the last create of this name while podman inspects
+        the image; keep the box if the inspection names the same image (True), else remove it
+        (False: the caller goes on with the inspection's answer)."""
+        from .. import log, pull, state
+        from ..signals import deferred
+
+        made_dir = False
+        created = None
+        try:
+            made_dir = state.new_state_dir(self.name)
+            args = self._args(guess)
+            with deferred():
+                with state.user_lock("create.lock"), podman.creating(["create", *args], self.name) as result:
+                    try:
+                        created = result()
+                    except podman.ImageNotLocal:
+                        created = None
+                actual = answer()
+                same = (created is not None and actual is not None and actual.id == guess.id
+                        and pull.check_local(self.target, actual) is not None)
+                if same and created is not None:
+                    self._record(created, args)
+                    return True
+                log.debug("the image is not the one of the last create: made again from it",
+                          image=str(self.target.local), guessed=guess.id, found=actual.id if actual else None)
+                self._undo(created, made_dir)
+                return False
+        except BaseException:
+            self._undo(created, made_dir)
+            raise
+
+    def _undo(self, created: str | None, made_dir: bool) -> None:
+        from .. import owned, state
+        from ..signals import deferred
+
         with deferred():
             if created is not None:
                 podman.remove_by_id(created)
                 owned.forget_containers([created])
             if made_dir:
-                state.remove_state_dir(name)
-        raise
-    from .. import log
-
-    log.info("created container", name=name, arch=target.arch.oci, image=str(target.local))
-    return name
+                state.remove_state_dir(self.name)
 
 
 def _podman_create(args: list[str], name: str) -> str:

@@ -272,19 +272,43 @@ def no_subordinate_ids() -> HostNotReady:
     )
 
 
-def create(argv: list[str], name: str) -> str:
-    """`podman create`; the new container's id."""
-    done = _podman_change(*argv)
-    if done.returncode != 0:
-        err = done.stderr
+def _created(argv: list[str], status: int, out: str, err: str, name: str) -> str:
+    if status != 0:
         if "already in use" in err:
             raise already_exists(name)
         if "image not known" in err:
-            raise NotFound(f"image for container {name} is not in local storage")
+            raise ImageNotLocal(f"image for container {name} is not in local storage")
         if subordinate_ids_missing(err):
             raise no_subordinate_ids()
-        raise ToolError(list(done.argv), done.returncode, err)
-    return done.stdout.strip()
+        raise ToolError(argv, status, err)
+    return out.strip()
+
+
+class ImageNotLocal(NotFound):
+    """`podman create --pull never` found no image under the name."""
+
+
+def create(argv: list[str], name: str) -> str:
+    """`podman create`; the new container's id."""
+    done = _podman_change(*argv)
+    return _created(list(done.argv), done.returncode, done.stdout, done.stderr, name)
+
+
+@contextlib.contextmanager
+def creating(argv: list[str], name: str) -> Iterator[Callable[[], str]]:
+    """`podman create`, started now; the new container's id when asked. The caller's own
+    work runs meanwhile; the caller holds signals (host.signals.deferred) around the block,
+    and podman runs in its own session, so that a Ctrl-C never cuts it half-way."""
+    from .runner import PIPE, spawn
+
+    args = [PODMAN, *argv]
+    with spawn(args, stdout=PIPE, stderr=PIPE, new_session=True) as proc:
+
+        def result() -> str:
+            out, err = proc.communicate()
+            return _created(args, proc.returncode or 0, out, err, name)
+
+        yield result
 
 
 def start(name: str) -> None:

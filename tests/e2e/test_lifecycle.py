@@ -228,3 +228,27 @@ def test_pull_shows_progress_on_a_terminal_and_plain_lines_in_a_pipe(bed: Bed, r
         term.close()
     assert "Copying blob" in term.text  # skopeo's own progress, on the terminal
     assert f"Created container {box}" in term.text
+
+
+def test_a_create_after_the_local_name_moved_uses_the_image_it_now_names(bed: Bed, rootless: bool, box: str) -> None:
+    """create starts `podman create` from what the last create of a name found (beside the
+    inspection); when the name now holds another image, that box goes and the right one is made."""
+    ref = bed.images["multi"]
+    local = f"{ref}-arm64"
+    first, second = f"{box}-1", f"{box}-2"
+    try:
+        assert bed.crossbox(["-y", "create", "--arch", "arm64", "-i", ref, first], rootless=rootless).returncode == 0
+        other = f"{bed.registry.address}/{bed.unique_image()}"  # an image no other name holds
+        assert bed.crossbox(["-y", "create", "--arch", "arm64", "-i", other, f"{box}-o"],
+                            rootless=rootless).returncode == 0
+        assert bed.podman(["tag", f"{other}-arm64", local], rootless=rootless).returncode == 0
+        made = bed.crossbox(["create", "--arch", "arm64", "-i", ref, second], rootless=rootless)
+        assert made.returncode == 0, made.stderr
+        image_of = bed.podman(["container", "inspect", "--format", "{{.Image}}", second], rootless=rootless)
+        now = bed.podman(["image", "inspect", "--format", "{{.Id}}", local], rootless=rootless)
+        assert image_of.stdout.strip() == now.stdout.strip()
+        ids = bed.podman(["ps", "--all", "--format", "{{.Names}}"], rootless=rootless).stdout.split()
+        assert ids.count(second) == 1
+        assert bed.crossbox(["run", "-c", second, "uname", "-m"], rootless=rootless).stdout.strip() == "aarch64"
+    finally:
+        bed.crossbox(["rm", "--force", first, second, f"{box}-o"], rootless=rootless)

@@ -119,3 +119,33 @@ def test_an_unwritable_cache_still_returns_the_value(stamp_file: Path, tmp_path:
     probe = Probe()
     assert cache.cached("k", [str(stamp_file)], probe) == {"ok": True, "n": 1}
     assert cache.cached("k", [str(stamp_file)], probe) == {"ok": True, "n": 2}
+
+
+def test_a_remembered_guess_is_recalled_and_rewritten_only_when_it_changes(stamp_file: Path) -> None:
+    assert cache.recall("image:x") is None
+    cache.remember("image:x", {"id": "a"})
+    written = os.stat(cache.cache_path()).st_mtime_ns
+    cache.remember("image:x", {"id": "a"})
+    assert os.stat(cache.cache_path()).st_mtime_ns == written
+    cache.remember("image:x", {"id": "b"})
+    assert cache.recall("image:x") == {"id": "b"}
+    assert cache.cached("k", [str(stamp_file)], Probe()) == {"ok": True, "n": 1}
+    assert cache.recall("image:x") == {"id": "b"}  # probes and guesses share the file
+
+
+def test_only_the_last_guesses_are_kept(stamp_file: Path) -> None:
+    for n in range(cache.GUESSES + 5):
+        cache.remember(f"image:{n}", n)
+    assert cache.recall("image:0") is None
+    assert cache.recall(f"image:{cache.GUESSES + 4}") == cache.GUESSES + 4
+    data = json.loads(Path(cache.cache_path()).read_text())
+    assert len(data["guesses"]) == cache.GUESSES
+
+
+@pytest.mark.parametrize("content", [json.dumps({"version": VERSION, "guesses": []}), "[1]"])
+def test_guesses_of_the_wrong_shape_are_none(stamp_file: Path, content: str) -> None:
+    Path(cache.cache_path()).parent.mkdir(parents=True, exist_ok=True)
+    Path(cache.cache_path()).write_text(content)
+    assert cache.recall("image:x") is None
+    cache.remember("image:x", 1)
+    assert cache.recall("image:x") == 1
