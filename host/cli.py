@@ -20,10 +20,12 @@ VERBS = {
     "enter": "enter",
     "run": "run",
     "list": "list",
+    "stop": "stop",
     "rm": "rm",
     "rmi": "rmi",
     "doctor": "doctor",
     "completion": "completion",
+    "help": "help",
 }
 SESSION_VERBS = ("run", "enter")
 
@@ -67,13 +69,56 @@ def hot_session(argv: list[str]) -> tuple[str, list[str]] | None:
             command = command[1:]
         elif command[0].startswith("-"):
             return None
-    elif len(argv) == 2 and argv[0] == "enter":
-        name, command = argv[1], []
+    elif argv[0:1] == ["enter"] and (len(argv) == 2 or (len(argv) == 3 and argv[1] in ("-c", "--container"))):
+        name, command = argv[-1], []
     else:
         return None
     if not name or not name[0].isalnum() or not _NAME_CHARS.issuperset(name) or (argv[0] == "run" and not command):
         return None
     return name, command
+
+
+def _json_asked(argv: list[str]) -> bool:
+    for i, arg in enumerate(argv):
+        if arg == "--log-format=json" or (arg == "--log-format" and argv[i + 1:i + 2] == ["json"]):
+            return True
+        if not arg.startswith("-") and (i == 0 or argv[i - 1] not in ("--log-format", "--log-level")):
+            return False  # the verb: what follows is its own
+    return False
+
+
+def _say_error(exc: CrossboxError, prefix: str | None = None) -> None:
+    """The one line of an expected failure on stderr, or its JSON object."""
+    from . import log
+
+    if log.json_mode():
+        log.say(exc.message, "error", hint=exc.hint, exit_status=int(exc.status))
+    elif prefix is not None:
+        sys.stderr.write(f"{prefix}{exc.message}\n")
+    else:
+        sys.stderr.write(exc.line() + "\n")
+
+
+def _say_traceback() -> None:
+    import traceback
+
+    from . import log
+
+    if log.json_mode():
+        log.say("traceback", "debug", exception=traceback.format_exc())
+    else:
+        traceback.print_exc()
+
+
+def _option_strings(parser: object, verb: str) -> list[str]:
+    """The options a verb takes (for "did you mean")."""
+    import argparse
+
+    assert isinstance(parser, argparse.ArgumentParser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and verb in action.choices:
+            return [o for a in action.choices[verb]._actions for o in a.option_strings]
+    return []
 
 
 def dispatch(verb: str, args: object) -> int:
@@ -96,9 +141,28 @@ def main(argv: list[str] | None = None) -> int:
 
         exec_if_ready(*hot)  # returns only when the container is not ready: the usual path then
     from . import log
+
+    if _json_asked(given):  # before anything is said, usage errors included
+        log.configure(fmt="json")
+    from . import usage
+
+    if not given:
+        sys.stderr.write(usage.short_usage(tuple(VERBS)))
+        return int(Exit.USAGE)
+    problem = usage.precheck(given, tuple(VERBS))
+    if problem is not None:
+        _say_error(problem)
+        return int(problem.status)
     from .parser import build_parser, verb_of
 
-    args = build_parser(verb_of(given, tuple(VERBS))).parse_args(given)
+    verb = verb_of(given, tuple(VERBS))
+    parser = build_parser(verb)
+    args, extras = parser.parse_known_args(given)
+    if extras:
+        problem = usage.leftover(extras, args.verb, _option_strings(parser, args.verb))
+        _say_error(problem)
+        return int(problem.status)
+    args.log_level = log.LEVEL_NAMES["debug" if getattr(args, "verbose", False) else args.log_level]
     log.configure(args.log_level, args.log_format)
     from . import signals
 
@@ -107,19 +171,20 @@ def main(argv: list[str] | None = None) -> int:
         return dispatch(args.verb, args)
     except CrossboxError as exc:
         if log.enabled("debug"):
-            import traceback
-
-            traceback.print_exc()
-        sys.stderr.write(exc.line() + "\n")
+            _say_traceback()
+        _say_error(exc)
         return _run_status(args.verb, int(exc.status))
     except KeyboardInterrupt:
-        sys.stderr.write("crossbox: interrupted\n")
+        _say_error(CrossboxError("interrupted", status=Exit.INTERRUPTED), prefix="crossbox: ")
         return int(Exit.INTERRUPTED)
     except OSError as exc:
         line = _environment_failure(exc)
         if line is None:
             raise  # not the environment's doing: a bug, with its traceback
-        sys.stderr.write(line + "\n")
+        if log.json_mode():
+            log.say(line.removeprefix("crossbox: error: "), "error", exit_status=int(Exit.HOST_NOT_READY))
+        else:
+            sys.stderr.write(line + "\n")
         return _run_status(args.verb, int(Exit.HOST_NOT_READY))
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

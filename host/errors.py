@@ -85,6 +85,10 @@ class CrossboxError(Exception):
         return text
 
 
+class UsageError(CrossboxError):
+    status = Exit.USAGE
+
+
 class InvalidInput(CrossboxError):
     status = Exit.INVALID_INPUT
 

@@ -16,14 +16,47 @@ if TYPE_CHECKING:
     from typing import Any
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+# Toolbx's (logrus's) names for --log-level, and what each means here.
+LEVEL_NAMES = {"trace": "debug", "debug": "debug", "info": "info", "warn": "warning", "warning": "warning",
+               "error": "error", "fatal": "critical", "panic": "critical"}
 
 _state: dict[str, Any] = {"level": LEVELS["warning"], "format": "console", "logger": None}
 
 
 def configure(level: str = "warning", fmt: str = "console") -> None:
-    _state["level"] = LEVELS[level]
+    _state["level"] = LEVELS[LEVEL_NAMES.get(level, level)]
     _state["format"] = fmt
     _state["logger"] = None
+
+
+def json_mode() -> bool:
+    return bool(_state["format"] == "json")
+
+
+def utc_timestamp() -> str:
+    """Now, as structlog's ISO 8601 UTC stamp: 2026-12-05T02:30:00.123456Z."""
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_line(level: str, event: str, fields: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps({"event": event, **fields, "level": level, "timestamp": utc_timestamp()})
+
+
+def say(text: str, level: str = "info", **fields: Any) -> None:
+    """A line for the user on stderr, whatever the log level: as it is, or one JSON object in
+    --log-format json mode (progress, notices, questions, errors: stderr is all JSON then)."""
+    line = _json_line(level, text, fields) if json_mode() else text
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def notice(text: str) -> None:
+    """A warning to the user, whatever the log level: `crossbox: TEXT`, or its JSON object."""
+    say(text if json_mode() else f"crossbox: {text}", "warning")
 
 
 def enabled(level: str) -> bool:
@@ -47,14 +80,13 @@ def _logger() -> Any:
     if _state["logger"] is None:
         import structlog
 
-        processors: list[Any] = [
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
-        ]
-        if _state["format"] == "json":
-            processors.append(structlog.processors.JSONRenderer())
+        processors: list[Any] = [structlog.processors.add_log_level]
+        if json_mode():
+            processors += [structlog.processors.TimeStamper(fmt="iso", utc=True),
+                           structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         else:
-            processors.append(structlog.dev.ConsoleRenderer(colors=use_colour()))
+            processors += [structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
+                           structlog.dev.ConsoleRenderer(colors=use_colour())]
         structlog.configure(
             processors=processors,
             wrapper_class=structlog.make_filtering_bound_logger(_state["level"]),

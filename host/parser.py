@@ -11,6 +11,10 @@ import argparse
 
 from crossbox.shared.version import VERSION
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import NoReturn as typing_NoReturn
+
 PROG = "crossbox"
 DESCRIPTION = (
     "Foreign-architecture toolbox containers: an interactive aarch64, ppc64le, s390x, riscv64 ... "
@@ -47,6 +51,15 @@ class _Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
+    def error(self, message: str) -> typing_NoReturn:
+        """argparse's error(), or in --log-format json mode its one JSON object."""
+        from .log import json_mode, say
+
+        if not json_mode():
+            super().error(message)
+        say(message, "error", exit_status=2)
+        self.exit(2)
+
 
 class _Skipped(argparse.ArgumentParser):
     """A verb's parser that is not built: its arguments are dropped unseen (see build_parser)."""
@@ -59,6 +72,9 @@ class _Skipped(argparse.ArgumentParser):
 
 
 GLOBAL_WITH_VALUE = ("--log-level", "--log-format")
+GLOBAL_FLAGS = ("-y", "--assumeyes", "-v", "--verbose", "-h", "--help", "--version")
+# Toolbx's names (logrus's); crossbox.host.log maps them to its own levels.
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
 
 
 def verb_of(argv: list[str], verbs: tuple[str, ...]) -> str | None:
@@ -81,8 +97,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with ``only``, the parser of that one verb and the global options (a
     command line needs no other, and building them all costs a command as much as its work)."""
     p = _Parser(prog=PROG, description=DESCRIPTION)
-    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
-                   help="how much to log on stderr (default: warning)")
+    p.add_argument("--log-level", default="warning", choices=LOG_LEVELS, metavar="LEVEL",
+                   help="how much to log on stderr: trace or debug, info, warn or warning, error, fatal or "
+                        "panic (Toolbx's names; default: warning)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="log everything (the same as --log-level debug)")
     p.add_argument("--log-format", default="console", choices=["console", "json"],
                    help="log lines for people (console) or for machines (json)")
     p.add_argument("-y", "--assumeyes", action="store_true",
@@ -94,7 +113,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     def verb(name: str, **kwargs: str) -> argparse.ArgumentParser:
         if only is not None and name != only:
             return _Skipped()
-        return sub.add_parser(name, **kwargs)  # type: ignore[arg-type]
+        sp = sub.add_parser(name, **kwargs)  # type: ignore[arg-type]
+        sp.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log everything (--log-level debug)")
+        return sp
 
     def yes(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("-y", "--assumeyes", action="store_true", default=argparse.SUPPRESS,
@@ -121,6 +143,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     e.add_argument("-a", "--arch", help=ARCH_HELP)
     e.add_argument("-d", "--distro", help="distribution of the default container")
     e.add_argument("-r", "--release", help="release of the default container")
+    e.add_argument("-c", "--container", dest="container_option", metavar="CONTAINER",
+                   help="name of the container (as the CONTAINER argument)")
     e.add_argument("container", nargs="?", metavar="CONTAINER", help="name of the container")
     yes(e)
 
@@ -151,6 +175,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     # Hidden: one name a line, for the shell completion scripts (see commands/completion.py).
     ls.add_argument("--names", choices=["containers", "images"], help=argparse.SUPPRESS)
 
+    st = verb("stop", help="stop containers", description=(
+        "Stop running crossbox containers (their sessions end). A stopped container starts again "
+        "at the next enter or run."))
+    st.add_argument("-a", "--all", action="store_true", help="stop every running crossbox container")
+    st.add_argument("containers", nargs="*", metavar="CONTAINER", help="containers to stop")
+
     rm = verb("rm", help="remove containers", description="Remove crossbox containers.")
     rm.add_argument("-f", "--force", action="store_true", help="remove running containers too")
     rm.add_argument("-a", "--all", action="store_true", help="remove every crossbox container")
@@ -177,4 +207,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "Print the completion script for bash, zsh or fish. It completes commands, options, "
         "architectures, and the names of existing containers and images."))
     comp.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell")
+
+    h = verb("help", help="show the help of crossbox or of one command", description=(
+        "Show what crossbox's commands do and take: the options of crossbox, or of COMMAND."))
+    h.add_argument("topic", nargs="?", metavar="COMMAND", help="the command to show the help of")
     return p

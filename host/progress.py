@@ -11,15 +11,21 @@ FRAMES = "|/-\\"
 
 
 def on_terminal() -> bool:
+    """stderr is a terminal for people: not in --log-format json mode, where it is data too."""
+    from .log import json_mode
+
+    if json_mode():
+        return False
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-def line(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+def say(text: str) -> None:
+    from .log import say as log_say
+
+    log_say(text)
 
 
 class Spinner:

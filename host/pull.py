@@ -87,7 +87,7 @@ def _pull_lock(target: Target) -> Iterator[None]:
         try:
             locks.lock(fd, timeout=0)
         except locks.LockTimeout:
-            progress.line(f"Waiting for another crossbox that pulls {target.local}")
+            progress.say(f"Waiting for another crossbox that pulls {target.local}")
             locks.lock(fd)
         yield
     finally:
@@ -194,9 +194,11 @@ def copy(target: Target, authfile: str | None) -> None:
     argv = skopeo.copy_argv(ref, local, target.arch.oci, target.arch.variant, authfile,
                             quiet=not interactive)
     if not interactive:
-        progress.line(f"Pulling {ref} for {target.arch.oci} into {local}")
+        progress.say(f"Pulling {ref} for {target.arch.oci} into {local}")
     try:
-        with spawn(argv, stdout=None if interactive else DEVNULL, stderr=None if interactive else PIPE,
+        # stdout is the user's data: skopeo's progress bars go to the terminal on stderr, and
+        # its log lines are read here (shown filtered, or in the error).
+        with spawn(argv, stdout=sys.stderr.fileno() if interactive else DEVNULL, stderr=PIPE,
                    new_session=True, pdeathsig=True) as proc:
             _, err = proc.communicate()
     except BaseException as exc:
@@ -210,5 +212,20 @@ def copy(target: Target, authfile: str | None) -> None:
     if proc.returncode != 0:
         _remove_partial(local)
         raise skopeo.classify_failure(ref, err or "")
-    if interactive:
-        sys.stderr.flush()
+    for line in tool_notices(err or ""):
+        progress.say(line)
+
+
+def tool_notices(stderr: str) -> list[str]:
+    """What of a successful skopeo's stderr is worth showing: its warnings, never its
+    informational lines (`INFO[0000] [graphdriver] ...`) unless the log level is debug."""
+    keep = []
+    for line in stderr.splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        if not log.enabled("debug") and (text.startswith(("INFO[", "DEBU[")) or "level=info" in text
+                                          or "level=debug" in text):
+            continue
+        keep.append(text)
+    return keep

@@ -29,6 +29,7 @@ NAME_KINDS = ("containers", "images")
 COMPLETES = {
     "arch": "arches",
     "container": "containers",
+    "container_option": "containers",
     "containers": "containers",
     "image": "images",
     "images": "images",

@@ -30,13 +30,13 @@ def doctor(arches: list[Arch], fmt: str, out_isatty: bool) -> tuple[str, int]:
             "checks": [c.as_dict() for c in results],
         }
         return json.dumps(payload, indent=2), int(status)
-    colour = out_isatty and use_colour()
+    colour = out_isatty and use_colour(sys.stdout)
     lines = []
     for c in results:
-        mark = MARKS[c.status]
+        mark = f"{MARKS[c.status]:>4}"  # padded before colouring: the escapes have no width
         if colour:
             mark = f"{COLOURS[c.status]}{mark}\033[0m"
-        lines.append(f"[{mark:>4}] {c.name}: {c.message}")
+        lines.append(f"[{mark}] {c.name}: {c.message}")
         if c.status in (checks.FAIL, checks.WARN) and c.hint:
             lines.append(f"       fix: {c.hint}")
     asked = ", ".join(a.name for a in arches) or host_arch().name

@@ -18,7 +18,8 @@ from crossbox.shared.arch import from_oci
 from ..pull import human_size
 from ..tools import podman
 
-SCHEMA_VERSION = 1
+# 2: a container's "created" is an ISO 8601 UTC timestamp (1 had podman's "2 minutes ago").
+SCHEMA_VERSION = 2
 
 
 class ContainerRow(NamedTuple):
@@ -26,8 +27,17 @@ class ContainerRow(NamedTuple):
     arch: str
     image: str
     status: str
-    created: str
+    created: str  # as podman says it, for the table
     native_tools: bool = False
+    created_iso: str | None = None  # ISO 8601 UTC, for JSON
+
+
+def iso_utc(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    import datetime
+
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ImageRow(NamedTuple):
@@ -40,7 +50,8 @@ class ImageRow(NamedTuple):
 def container_rows(containers: list[podman.ContainerInfo]) -> list[ContainerRow]:
     return sorted(
         (ContainerRow(c.name, c.arch or "?", c.image, c.state, c.created,
-                      c.labels.get(contract.LABEL_NATIVE_TOOLS) == "true") for c in containers),
+                      c.labels.get(contract.LABEL_NATIVE_TOOLS) == "true", iso_utc(c.created_epoch))
+         for c in containers),
         key=lambda r: r.name,
     )
 
@@ -80,7 +91,8 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
 def as_json(containers: list[ContainerRow] | None, images: list[ImageRow] | None) -> str:
     data: dict[str, Any] = {"schema": SCHEMA_VERSION}
     if containers is not None:
-        data["containers"] = [c._asdict() for c in containers]
+        data["containers"] = [{"name": c.name, "arch": c.arch, "image": c.image, "status": c.status,
+                               "created": c.created_iso, "native_tools": c.native_tools} for c in containers]
     if images is not None:
         data["images"] = [i._asdict() for i in images]
     return json.dumps(data, indent=2)

@@ -15,6 +15,7 @@ import sys
 
 from .. import identity as identity_mod
 from .. import state
+from ..log import notice
 from ..tools import exec_args
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
@@ -51,9 +52,9 @@ def _workdir(identity: identity_mod.Identity, name: str, *, warn: bool = True) -
     workdir, kept = exec_args.choose_workdir(cwd or identity.home, identity.shared_dirs(),
                                              identity.default_workdir())
     if warn and cwd is None:
-        sys.stderr.write(f"crossbox: the current directory no longer exists; starting in {workdir}\n")
+        notice(f"the current directory no longer exists; starting in {workdir}")
     elif warn and not kept and identity.home_mount:
-        sys.stderr.write(f"crossbox: {cwd} is not shared with container {name}; starting in {workdir}\n")
+        notice(f"{cwd} is not shared with container {name}; starting in {workdir}")
     return workdir
 
 
@@ -88,8 +89,8 @@ def _say_locale_once(name: str, replaced: list[str], fallback: str) -> None:
                 return
     except OSError:
         pass
-    sys.stderr.write(f"crossbox: container {name} has no locale {' or '.join(replaced)}; using {fallback} "
-                     "in it (install the locale in the container to use it)\n")
+    notice(f"container {name} has no locale {' or '.join(replaced)}; using {fallback} "
+           "in it (install the locale in the container to use it)")
     try:
         with open(marker, "w", encoding="utf-8") as f:
             f.write(said)
@@ -175,7 +176,7 @@ def _slow_path(req: SessionRequest) -> int:
         only = _the_only_container(req)
         if only is not None:
             # As Toolbx does: no default container, but exactly one exists: use that one.
-            sys.stderr.write(f"crossbox: no container {name}; using {only}, the only crossbox container\n")
+            notice(f"no container {name}; using {only}, the only crossbox container")
             name = only
             container_id = state.ensure_ready(name)
         else:

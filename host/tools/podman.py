@@ -46,7 +46,7 @@ class ContainerInfo(NamedTuple):
     name: str
     image: str
     state: str  # running, exited, created, ...
-    created: str
+    created: str  # as podman says it ("2 minutes ago")
     labels: Mapping[str, str] = NO_LABELS
     uid_map: tuple[str, ...] = ()  # "container:host:size" rows, from inspect only
     gid_map: tuple[str, ...] = ()
@@ -54,6 +54,7 @@ class ContainerInfo(NamedTuple):
     mounts: tuple[str, ...] = ()  # host sources of bind mounts, from inspect only
     mount_pairs: tuple[tuple[str, str], ...] = ()  # (host source, container destination), inspect only
     image_id: str = ""
+    created_epoch: int | None = None  # seconds since the epoch, from `podman ps` only
 
     @property
     def running(self) -> bool:
@@ -98,6 +99,7 @@ def parse_ps(text: str) -> list[ContainerInfo]:
     for r in rows:
         names = r.get("Names") or [r.get("Name", "")]
         created = r.get("CreatedAt") or str(r.get("Created", ""))
+        epoch = r.get("Created")
         out.append(
             ContainerInfo(
                 id=r.get("Id", ""),
@@ -107,6 +109,7 @@ def parse_ps(text: str) -> list[ContainerInfo]:
                 created=created,
                 labels=_labels(r.get("Labels")),
                 image_id=str(r.get("ImageID", "")),
+                created_epoch=epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None,
             )
         )
     return out
@@ -325,6 +328,16 @@ def _named(names: list[str], err: str) -> str | None:
     """The name podman's message is about; None when it cannot be told (podman names a
     running container by its id, not by the name it was given)."""
     return next((n for n in names if n in err), names[0] if len(names) == 1 else None)
+
+
+def stop_containers(names: list[str]) -> None:
+    """podman stop: the agent ends on SIGTERM at once, and the container with it."""
+    done = _podman_change("stop", *names)
+    if done.returncode == 0:
+        return
+    if done.returncode == STATUS_NO_SUCH_OBJECT:
+        raise container_not_found(_named(names, done.stderr) or ", ".join(names))
+    raise ToolError(list(done.argv), done.returncode, done.stderr)
 
 
 def remove_containers(names: list[str], force: bool) -> None:

@@ -38,18 +38,97 @@ def test_version_prints_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == "crossbox 0.1.0\n"
 
 
-def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as done:
-        cli.main(["--no-such-option", "list"])
-    assert done.value.code == 2
-    assert "crossbox: error:" in capsys.readouterr().err
+def test_unknown_option_is_a_usage_error_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--no-such-option", "list"]) == 2
+    assert capsys.readouterr().err == (
+        "crossbox: error: unknown option '--no-such-option' for crossbox; 'crossbox help' lists them\n")
 
 
-def test_missing_verb_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as done:
-        cli.main([])
-    assert done.value.code == 2
-    assert "usage: crossbox" in capsys.readouterr().err
+def test_a_near_miss_of_a_global_option_gets_a_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--assume-yes", "list"]) == 2
+    assert capsys.readouterr().err == (
+        "crossbox: error: unknown option '--assume-yes' for crossbox; did you mean '--assumeyes'?\n")
+
+
+def test_a_mistyped_verb_gets_a_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["creat", "--arch", "arm64"]) == 2
+    assert capsys.readouterr().err == "crossbox: error: unknown command 'creat'; did you mean 'crossbox create'?\n"
+    assert cli.main(["frobnicate"]) == 2
+    assert capsys.readouterr().err == (
+        "crossbox: error: unknown command 'frobnicate'; 'crossbox help' lists the commands\n")
+
+
+def test_an_unknown_option_of_a_verb_is_named_with_a_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["rm", "--forse", "box"]) == 2
+    assert capsys.readouterr().err == (
+        "crossbox: error: unknown option '--forse' for crossbox rm; did you mean '--force'?\n")
+    assert cli.main(["list", "extra"]) == 2
+    assert "crossbox list takes no argument 'extra' here" in capsys.readouterr().err
+
+
+def test_bare_crossbox_prints_a_short_usage_with_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: crossbox [OPTIONS] COMMAND [ARG...]\n")
+    assert "commands: create, enter, run, list, stop, rm, rmi, doctor, completion, help" in err
+    assert "Run 'crossbox help'" in err and len(err.splitlines()) == 3
+
+
+def test_help_verb_prints_the_help_of_crossbox_and_of_a_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: crossbox") and "stop" in out and "--log-level" in out
+    assert cli.main(["help", "create"]) == 0
+    assert capsys.readouterr().out.startswith("usage: crossbox create")
+    assert cli.main(["help", "crate"]) == 2
+    assert "did you mean 'crossbox create'?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("given", "level"), [
+    ("trace", "debug"), ("debug", "debug"), ("info", "info"), ("warn", "warning"), ("warning", "warning"),
+    ("error", "error"), ("fatal", "critical"), ("panic", "critical"),
+])
+def test_log_level_takes_toolbxs_names(given: str, level: str) -> None:
+    args = parser.build_parser().parse_args(["--log-level", given, "list"])
+    assert log.LEVEL_NAMES[args.log_level] == level
+
+
+def test_verbose_is_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    monkeypatch.setattr(cli, "dispatch", lambda verb, args: seen.append(args.log_level) or 0)
+    assert cli.main(["-v", "list"]) == 0
+    assert cli.main(["--log-level", "warn", "list"]) == 0
+    assert cli.main(["list", "--verbose"]) == 0
+    assert seen == ["debug", "warning", "debug"]
+
+
+def test_enter_takes_the_container_as_an_option_too(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from crossbox.host.commands import enter, run
+
+    asked = []
+    monkeypatch.setattr(enter, "enter_or_run", lambda req: asked.append(req.container) or 0)
+    monkeypatch.setattr(run, "exec_if_ready", lambda *a: None)
+    assert cli.main(["enter", "-c", "box"]) == 0
+    assert cli.main(["enter", "--container", "box", "box"]) == 0
+    assert asked == ["box", "box"]
+    assert cli.main(["enter", "-c", "one", "two"]) == 125
+    assert "two containers were named, one (-c) and two" in capsys.readouterr().err
+    assert cli.hot_session(["enter", "-c", "box"]) == ("box", [])
+
+
+def test_json_mode_errors_are_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert cli.main(["--log-format", "json", "creat"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    data = json.loads(line)
+    assert data["level"] == "error" and data["event"] == "unknown command 'creat'"
+    assert data["exit_status"] == 2 and data["timestamp"].endswith("Z")
+    with pytest.raises(SystemExit):
+        cli.main(["--log-format", "json", "list", "--format", "yaml"])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["level"] == "error"
 
 
 def test_bad_choice_is_a_usage_error() -> None:

@@ -126,7 +126,7 @@ def test_bash_offers_arm64_after_arch(bash_script: Path) -> None:
 
 def test_bash_offers_commands_options_and_choices(bash_script: Path) -> None:
     assert bash_complete(bash_script, ["crossbox", ""]) == [
-        "create", "enter", "run", "list", "rm", "rmi", "doctor", "completion"]
+        "create", "enter", "run", "list", "stop", "rm", "rmi", "doctor", "completion", "help"]
     assert "--authfile" in bash_complete(bash_script, ["crossbox", "create", "--"])
     assert "--names" not in bash_complete(bash_script, ["crossbox", "list", "--"])
     assert bash_complete(bash_script, ["crossbox", "list", "--format", ""]) == ["table", "json"]

@@ -38,21 +38,31 @@ def test_render_table_of_no_rows_is_the_header() -> None:
 
 
 def test_as_json_schema() -> None:
-    containers = [ContainerRow("box", "arm64", "quay.io/a/b:1-arm64", "running", "1 hour ago")]
+    containers = [ContainerRow("box", "arm64", "quay.io/a/b:1-arm64", "running", "1 hour ago",
+                               created_iso="2026-12-05T01:30:00Z")]
     images = [ImageRow("quay.io/a/b:1-arm64", "arm64", 3728808, IMAGE_ID)]
     data = json.loads(listing.as_json(containers, images))
     assert data == {
-        "schema": 1,
+        "schema": 2,
         "containers": [{"name": "box", "arch": "arm64", "image": "quay.io/a/b:1-arm64",
-                        "status": "running", "created": "1 hour ago", "native_tools": False}],
+                        "status": "running", "created": "2026-12-05T01:30:00Z", "native_tools": False}],
         "images": [{"name": "quay.io/a/b:1-arm64", "arch": "arm64", "size": 3728808,
                     "id": IMAGE_ID}],
     }
 
 
 def test_as_json_leaves_out_what_was_not_asked() -> None:
-    assert json.loads(listing.as_json([], None)) == {"schema": 1, "containers": []}
-    assert json.loads(listing.as_json(None, [])) == {"schema": 1, "images": []}
+    assert json.loads(listing.as_json([], None)) == {"schema": 2, "containers": []}
+    assert json.loads(listing.as_json(None, [])) == {"schema": 2, "images": []}
+
+
+def test_created_is_iso_8601_utc_from_podmans_epoch_seconds() -> None:
+    (info,) = podman.parse_ps('[{"Id": "a", "Names": ["n"], "State": "Running", "Created": 1764898200, '
+                              '"CreatedAt": "2 minutes ago"}]')
+    (row,) = listing.container_rows([info])
+    assert row.created == "2 minutes ago"
+    assert row.created_iso == "2025-12-05T01:30:00Z"
+    assert listing.iso_utc(None) is None
 
 
 def test_image_rows_take_the_arch_from_the_image_config_not_the_name() -> None:
@@ -84,7 +94,7 @@ def test_container_rows_sorted_with_unknown_arch_shown() -> None:
     rows = listing.container_rows(podman.parse_ps((DATA / "ps-all.json").read_text()))
     assert [r.name for r in rows] == ["bb-arm64-arm64", "t1", "t2", "t4"]
     assert rows[0] == ContainerRow("bb-arm64-arm64", "arm64", "127.0.0.1:5555/bb:arm64-arm64",
-                                   "running", "13 minutes ago")
+                                   "running", "13 minutes ago", created_iso="2026-11-28T05:07:25Z")
     assert rows[1].arch == "?"
 
 

@@ -59,7 +59,7 @@ def test_every_public_command_has_a_page_and_no_page_is_left_over() -> None:
     pages = {p.name for p in generate.MAN_DIR.glob("*.1")}
     verbs = generate.commands(parser.build_parser())
     assert pages == {"crossbox.1", *(f"crossbox-{v}.1" for v in verbs)}
-    assert set(verbs) == {"create", "enter", "run", "list", "rm", "rmi", "doctor", "completion"}
+    assert set(verbs) == {"create", "enter", "run", "list", "rm", "rmi", "doctor", "completion", "stop", "help"}
 
 
 def test_every_option_in_help_is_in_the_man_page() -> None:
