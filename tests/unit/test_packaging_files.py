@@ -115,13 +115,22 @@ def test_debian_package_depends_and_recommends_what_the_host_needs() -> None:
     control = (PACKAGING / "debian" / "control").read_text()
     fields = dict(re.findall(r"^([A-Z][\w-]*):\s*((?:.*\n)(?:[ \t].*\n)*)", control, re.M))
     depends = {d.strip().split()[0] for d in fields["Depends"].split(",")}
-    assert {"podman", "python3-pyelftools", "python3-structlog", "python3-shtab"} <= depends
-    assert {d.strip() for d in fields["Recommends"].split(",")} == {"skopeo", "qemu-user-static"}
+    assert {"podman", "python3-pyelftools", "python3-structlog"} <= depends
+    assert "python3-shtab" not in depends  # optional: `crossbox completion` prints the installed scripts
+    assert {d.strip() for d in fields["Recommends"].split(",")} == {"skopeo", "qemu-user-static", "python3-shtab"}
 
 
-def test_rpm_spec_requires_podman_and_recommends_skopeo_and_qemu() -> None:
+def test_shtab_is_an_optional_extra_and_the_agent_is_no_console_script() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not any(d.startswith("shtab") for d in project["dependencies"])
+    assert project["optional-dependencies"]["completion"] == ["shtab>=1.5"]
+    assert project["scripts"] == {"crossbox": "crossbox.host.cli:main"}
+    assert "crossbox-guest" not in (PACKAGING / "crossbox.spec").read_text()
+
+
+def test_rpm_spec_requires_podman_and_recommends_skopeo_qemu_and_shtab() -> None:
     spec = (PACKAGING / "crossbox.spec").read_text()
     assert re.findall(r"^Requires:\s+(\S+)", spec, re.M) == ["podman"]
-    assert re.findall(r"^Recommends:\s+(\S+)", spec, re.M) == ["skopeo", "qemu-user-static"]
+    assert re.findall(r"^Recommends:\s+(\S+)", spec, re.M) == ["skopeo", "qemu-user-static", "python3-shtab"]
     for macro in ("%pyproject_wheel", "%pyproject_install", "%pyproject_buildrequires", "%pyproject_save_files"):
         assert macro in spec
