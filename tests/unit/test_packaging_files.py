@@ -128,6 +128,27 @@ def test_shtab_is_an_optional_extra_and_the_agent_is_no_console_script() -> None
     assert "crossbox-guest" not in (PACKAGING / "crossbox.spec").read_text()
 
 
+def test_debian_copyright_is_machine_readable_with_a_notice_and_the_common_license() -> None:
+    text = (PACKAGING / "debian" / "copyright").read_text()
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    assert paragraphs[0].startswith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n")
+    files = next(p for p in paragraphs if p.startswith("Files: *\n"))
+    assert re.search(r"^Copyright: \d{4} crossbox developers$", files, re.M)
+    assert re.search(r"^License: Apache-2.0$", files, re.M)
+    assert "/usr/share/common-licenses/Apache-2.0" in text
+
+
+def test_debian_autopkgtest_runs_the_smoke_script() -> None:
+    tests = PACKAGING / "debian" / "tests"
+    control = (tests / "control").read_text()
+    assert re.search(r"^Tests: smoke$", control, re.M)
+    assert re.search(r"^Depends: @$", control, re.M)
+    assert "allow-stderr" in control
+    smoke = tests / "smoke"
+    assert smoke.read_text().startswith("#!/bin/sh\n") and os.access(smoke, os.X_OK)
+    subprocess.run(["sh", "-n", str(smoke)], check=True)
+
+
 def test_rpm_spec_requires_podman_and_recommends_skopeo_qemu_and_shtab() -> None:
     spec = (PACKAGING / "crossbox.spec").read_text()
     assert re.findall(r"^Requires:\s+(\S+)", spec, re.M) == ["podman"]
