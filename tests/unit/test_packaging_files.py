@@ -87,6 +87,24 @@ def test_crossbox_1_lists_every_exit_status() -> None:
             assert re.search(rf"\b{status.value}\b", section), status
 
 
+def test_crossbox_1_names_every_environment_variable_crossbox_reads() -> None:
+    from crossbox.host import settings
+    from crossbox.host.tools.exec_args import PASSED_ENV
+    from crossbox.shared.paths import SESSION_VAR
+
+    section = page_text("crossbox.1").split(".SH ENVIRONMENT", 1)[1].split(".SH ", 1)[0]
+    named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", section))
+    read = {s.env for s in settings.documented()} | set(PASSED_ENV) | {
+        "HOME",  # identity.py
+        "PATH",  # tools/runner.py which(), emulator.py
+        "COLUMNS",  # parser.py, the width of --help
+        "DBUS_SYSTEM_BUS_ADDRESS",  # tools/create_args.py
+        SESSION_VAR,  # set for sessions, read back by the agent from /proc
+    }
+    assert not read - named, f"missing from crossbox(1) ENVIRONMENT: {sorted(read - named)}"
+    assert "\n.B container\n" in section  # guest/safety.py; set by podman (the word is common prose)
+
+
 @pytest.mark.parametrize("page", sorted(p.name for p in generate.MAN_DIR.glob("*.1")))
 def test_man_page_renders_without_warnings(page: str) -> None:
     done = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(generate.MAN_DIR / page)],
