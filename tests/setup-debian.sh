@@ -34,7 +34,7 @@ apt-get install -y -qq --no-install-recommends \
     make git ca-certificates \
     bash zsh fish groff-base \
     dpkg-dev fakeroot debhelper dh-python python3-all python3-setuptools \
-    pybuild-plugin-pyproject rpm >/dev/null
+    pybuild-plugin-pyproject rpm lintian >/dev/null
 
 # Rootful podman needs a subordinate range for --userns=auto.
 for f in /etc/subuid /etc/subgid; do

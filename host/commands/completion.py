@@ -2,7 +2,12 @@
 
 shtab is imported here only, when `crossbox completion SHELL` runs: the script
 is derived from `parser.build_parser()` each time, so it never drifts from the
-options. What an argument completes to is decided by its destination
+options. shtab is optional (the extra "completion"; fish needs shtab 1.9,
+Debian 12 has 1.5.5): without a shtab that writes the shell's script, the verb
+prints the script the packages install under crossbox's own prefix (the same
+text, generated from the same definition at release: packaging/generate.py),
+and fails in one sentence (exit 4) only when there is none.
+What an argument completes to is decided by its destination
 (`COMPLETES`), so that `build_parser()` stays free of shell code:
 
 - architectures: the canonical and OCI names of the shared table, written
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from crossbox.shared.arch import ARCHITECTURES
 
@@ -37,6 +43,14 @@ COMPLETES = {
 }
 # Arguments that take a new name, not an existing one: (verb, destination).
 NEW_NAMES = {("create", "container")}
+
+# Where the packages install the generated scripts, under their prefix: debian/rules,
+# crossbox.spec and `make install` (zsh: Debian's vendor directory, else site-functions).
+INSTALLED = {
+    "bash": ("share/bash-completion/completions/crossbox",),
+    "zsh": ("share/zsh/vendor-completions/_crossbox", "share/zsh/site-functions/_crossbox"),
+    "fish": ("share/fish/vendor_completions.d/crossbox.fish",),
+}
 
 
 def arch_words() -> list[str]:
@@ -123,15 +137,23 @@ def _tag(parser: argparse.ArgumentParser, code: dict[str, dict[str, str]], verb:
             action.complete = code[kind]  # type: ignore[attr-defined]  # shtab reads this attribute
 
 
+class NoShtab(HostNotReady):
+    """No shtab, or one too old for the shell."""
+
+
 def script(shell: str, parser: argparse.ArgumentParser | None = None) -> str:
     """The completion script for `shell`, from `parser` (default: the crossbox parser)."""
-    import shtab
+    try:
+        import shtab
+    except ImportError:
+        raise NoShtab(f"shtab is not installed, so crossbox cannot write {shell} completion",
+                      "install shtab (pip install 'crossbox[completion]', or python3-shtab)") from None
 
     if shell not in shtab.SUPPORTED_SHELLS:
         version = getattr(shtab, "__version__", "?")
-        raise HostNotReady(f"shtab {version} cannot write {shell} completion",
-                           f"{shell} needs shtab >= 1.9; the crossbox packages also install the "
-                           "completion scripts where each shell finds them")
+        raise NoShtab(f"shtab {version} cannot write {shell} completion",
+                      f"{shell} needs shtab >= 1.9; the crossbox packages also install the "
+                      "completion scripts where each shell finds them")
     if parser is None:
         from ..parser import build_parser
 
@@ -142,6 +164,37 @@ def script(shell: str, parser: argparse.ArgumentParser | None = None) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def install_prefix(module: str = __file__) -> Path | None:
+    """The prefix crossbox is installed under: /usr for /usr/lib/python3/dist-packages/crossbox/...;
+    None for a tree that is not installed under a lib directory."""
+    for parent in Path(module).resolve().parents:
+        if parent.name in ("lib", "lib64"):
+            return parent.parent
+    return None
+
+
+def installed_script(shell: str, prefix: Path | None) -> str | None:
+    """The script a package installed for `shell` under `prefix`, if there is one."""
+    if prefix is None:
+        return None
+    for relative in INSTALLED[shell]:
+        try:
+            return (prefix / relative).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+    return None
+
+
 def main(args: argparse.Namespace) -> int:
-    sys.stdout.write(script(args.shell))
+    try:
+        text = script(args.shell)
+    except NoShtab as exc:
+        prefix = install_prefix()
+        shipped = installed_script(args.shell, prefix)
+        if shipped is None:
+            where = f" under {prefix}" if prefix is not None else ""
+            raise NoShtab(f"{exc.message}, and no installed {args.shell} completion script was found{where}",
+                          exc.hint) from None
+        text = shipped
+    sys.stdout.write(text)
     return 0

@@ -1,9 +1,11 @@
-"""The packages for real: the .deb installed into a clean Debian root file system, the wheel
-into a fresh virtual environment, `make install` under a prefix, and the RPM spec parsed.
+"""The packages for real: the .deb installed into a clean Debian root file system (its
+autopkgtest run there, `pip check` clean), lintian on the .deb, the wheel into a fresh virtual
+environment, `make install` under a prefix, and the RPM spec parsed.
 
-Needs root (chroot, mmdebstrap) and the build tools of tests/setup-debian.sh. The Debian
-base root file system (bookworm with the .deb's dependencies, from the Debian mirror) is
-built once with mmdebstrap and cached like the test bed's images, keyed by its inputs.
+Needs root (chroot, mmdebstrap) and the tools of tests/setup-debian.sh (lintian among them).
+The Debian base root file system (bookworm with the .deb's dependencies, from the Debian
+mirror) is built once with mmdebstrap and cached like the test bed's images, keyed by its
+inputs.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ SUITE = "bookworm"
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 DOCTOR_KEYS = {"schema", "host_arch", "asked", "ok", "checks"}
 CHECK_KEYS = {"name", "status", "message", "hint"}
+DEBIAN_TESTS = REPO / "packaging" / "debian" / "tests"
+# Beside the .deb's Depends in the clean root: pip, for `pip check`, and Debian 12's shtab
+# (1.5.5, a Recommends: too old for fish), removed again to see crossbox without it.
+BASE_EXTRA = ["python3-pip", "python3-shtab"]
+# lintian -I -E --pedantic tags accepted on the .deb, each with its reason. None today.
+LINTIAN_ACCEPTED: dict[str, str] = {}
+INSTALLED_COMPLETION = {"bash": "usr/share/bash-completion/completions/crossbox",
+                        "zsh": "usr/share/zsh/vendor-completions/_crossbox",
+                        "fish": "usr/share/fish/vendor_completions.d/crossbox.fish"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -76,7 +87,7 @@ def debian_base(packages: list[str]) -> Path:
 @pytest.fixture
 def debian_root(deb: Path) -> Iterator[Path]:
     """A fresh copy of the base, with everything the .deb depends on, and nothing of crossbox."""
-    base = debian_base(package_names(deb_field(deb, "Depends")))
+    base = debian_base(sorted({*package_names(deb_field(deb, "Depends")), *BASE_EXTRA}))
     root = Path(tempfile.mkdtemp(prefix="crossbox-debroot-", dir="/var/tmp"))
     try:
         sh.run(["tar", "-C", str(root), "-xpf", str(base)])
@@ -100,20 +111,65 @@ def assert_doctor_json(text: str) -> None:
     assert {c["name"] for c in data["checks"]} >= {"kernel", "podman"}
 
 
-def test_the_deb_depends_on_podman_and_the_python_libraries_and_recommends_skopeo_and_qemu(deb: Path) -> None:
+def autopkgtests() -> list[tuple[str, set[str]]]:
+    """(test name, restrictions) of each test in packaging/debian/tests/control."""
+    found = []
+    for stanza in (DEBIAN_TESTS / "control").read_text().split("\n\n"):
+        fields = dict(re.findall(r"^([A-Z][\w-]*):\s*(.*(?:\n[ \t].*)*)", stanza, re.M))
+        restrictions = set(re.split(r"[\s,]+", fields.get("Restrictions", "").strip())) - {""}
+        found += [(name, restrictions) for name in re.split(r"[\s,]+", fields.get("Tests", "").strip()) if name]
+    return found
+
+
+def test_the_deb_depends_on_podman_and_the_python_libraries_and_recommends_skopeo_qemu_and_shtab(
+        deb: Path) -> None:
     depends = package_names(deb_field(deb, "Depends"))
-    assert {"podman", "python3", "python3-pyelftools", "python3-structlog", "python3-shtab"} <= set(depends)
-    assert package_names(deb_field(deb, "Recommends")) == ["qemu-user-static", "skopeo"]
+    assert {"podman", "python3", "python3-pyelftools", "python3-structlog"} <= set(depends)
+    assert "python3-shtab" not in depends
+    assert package_names(deb_field(deb, "Recommends")) == ["python3-shtab", "qemu-user-static", "skopeo"]
     files = sh.run(["dpkg-deb", "--contents", str(deb)]).stdout
     assert "./usr/lib/python3/dist-packages/crossbox/host/cli.py" in files
     for top in ("host", "guest", "shared"):
         assert f"./usr/lib/python3/dist-packages/{top}/" not in files
+    # The agent is started by the host's Python with BOOT_CODE, never as a program of the user's.
+    assert sorted(re.findall(r"\./usr/bin/\S+", files)) == ["./usr/bin/crossbox"]
+    assert "crossbox-guest" not in files
+
+
+def test_lintian_finds_nothing_on_the_deb(deb: Path) -> None:
+    if sh.run(["sh", "-c", "command -v lintian"], check=False).returncode != 0:
+        pytest.fail("lintian is missing: tests/setup-debian.sh installs it")
+    done = sh.run(["lintian", "-I", "-E", "--pedantic", "--fail-on", "none", str(deb)])
+    tags = re.findall(r"^([EWIPX]): crossbox[^:]*: (\S+)(.*)$", done.stdout, re.M)
+    unexpected = [f"{level}: {tag}{rest}" for level, tag, rest in tags if tag not in LINTIAN_ACCEPTED]
+    assert not unexpected, "lintian -I -E --pedantic:\n" + "\n".join(unexpected)
+
+
+def run_autopkgtests(root: Path) -> None:
+    """Each test of debian/tests/control, as autopkgtest runs it: from a copy of the source's
+    debian/tests, failing on a non-zero status, and on stderr output unless allow-stderr."""
+    tests = root / "tmp" / "crossbox-src" / "debian" / "tests"
+    shutil.rmtree(tests.parents[1], ignore_errors=True)
+    shutil.copytree(DEBIAN_TESTS, tests)
+    ran = autopkgtests()
+    assert ran, "debian/tests/control names no test"
+    for name, restrictions in ran:
+        done = in_root(root, "sh", "-c", f"cd /tmp/crossbox-src && exec debian/tests/{name}", check=False)
+        assert done.returncode == 0, (name, done.stdout, done.stderr)
+        assert "allow-stderr" in restrictions or done.stderr == "", (name, done.stderr)
+
+
+def pip_check(root: Path) -> None:
+    done = in_root(root, "python3", "-m", "pip", "check", check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "No broken requirements found."), (done.stdout,
+                                                                                           done.stderr)
 
 
 def test_the_deb_installs_into_a_clean_debian_and_runs(deb: Path, debian_root: Path) -> None:
     shutil.copy2(deb, debian_root / "tmp" / deb.name)
     assert in_root(debian_root, "crossbox", "--version", check=False).returncode == 127  # not there before
     in_root(debian_root, "apt-get", "install", "--yes", "--no-install-recommends", f"/tmp/{deb.name}")
+    assert in_root(debian_root, "sh", "-c", "command -v crossbox-guest", check=False).returncode != 0
 
     assert in_root(debian_root, "crossbox", "--version").stdout == "crossbox 0.1.0\n"
     doctor = in_root(debian_root, "crossbox", "doctor", "--format", "json", check=False)
@@ -132,6 +188,19 @@ def test_the_deb_installs_into_a_clean_debian_and_runs(deb: Path, debian_root: P
     for load in ("source /usr/share/bash-completion/completions/crossbox", "source <(crossbox completion bash)"):
         offered = in_root(debian_root, "bash", "--norc", "-c", f"{load}; {ask}").stdout.split()
         assert "arm64" in offered and "s390x" in offered, (load, offered)
+    # Debian's shtab 1.5.5 cannot write fish: the installed script stands in.
+    fish = (debian_root / INSTALLED_COMPLETION["fish"]).read_text()
+    assert in_root(debian_root, "crossbox", "completion", "fish").stdout == fish
+
+    # With Debian's shtab (a Recommends, present in this root), then without it.
+    pip_check(debian_root)
+    run_autopkgtests(debian_root)
+    in_root(debian_root, "dpkg", "--remove", "python3-shtab")
+    assert in_root(debian_root, "python3", "-c", "import shtab", check=False).returncode != 0
+    for shell, path in INSTALLED_COMPLETION.items():
+        assert in_root(debian_root, "crossbox", "completion", shell).stdout == (debian_root / path).read_text()
+    pip_check(debian_root)
+    run_autopkgtests(debian_root)
 
 
 def test_the_wheel_installs_into_a_fresh_venv_as_the_crossbox_package_only(tmp_path: Path) -> None:
@@ -142,7 +211,16 @@ def test_the_wheel_installs_into_a_fresh_venv_as_the_crossbox_package_only(tmp_p
 
     with zipfile.ZipFile(wheel) as whl:
         tops = {name.split("/", 1)[0] for name in whl.namelist()}
-    assert tops == {"crossbox", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}
+        dist_info = f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"
+        entry_points = whl.read(f"{dist_info}/entry_points.txt").decode()
+        metadata = whl.read(f"{dist_info}/METADATA").decode()
+    assert tops == {"crossbox", dist_info}
+    # One console script: the guest agent is started by the host's Python, not from PATH.
+    assert re.findall(r"^(\S+) = ", entry_points, re.M) == ["crossbox"]
+    requires = re.findall(r"^Requires-Dist: (.*)$", metadata, re.M)
+    shtab = [r for r in requires if r.startswith("shtab")]
+    assert shtab and all("extra ==" in r for r in shtab), requires  # never a requirement of its own
+    assert any("completion" in r for r in shtab), requires
     # The RPM is built from the sdist: it must carry the generated man pages and scripts.
     listing = sh.run(["tar", "-tzf", str(sdist)]).stdout
     for member in ("packaging/man/man1/crossbox.1", "packaging/man/man1/crossbox-create.1",
@@ -170,6 +248,15 @@ def test_the_wheel_installs_into_a_fresh_venv_as_the_crossbox_package_only(tmp_p
     where = sh.run([str(venv / "bin" / "python"), "-c", "import crossbox.host.cli as c; print(c.__file__)"],
                    **outside).stdout.strip()
     assert where.startswith(str(site)), where
+    assert not (venv / "bin" / "crossbox-guest").exists()
+    assert sh.run([str(venv / "bin" / "python"), "-m", "pip", "check"], **outside).returncode == 0
+
+    # shtab is the extra "completion": without it and without an installed script, one clear line.
+    bare = sh.run([str(venv / "bin" / "crossbox"), "completion", "bash"], check=False, **outside)
+    assert bare.returncode == 4 and bare.stdout == "", (bare.returncode, bare.stderr)
+    assert "shtab is not installed" in bare.stderr and "Traceback" not in bare.stderr, bare.stderr
+    sh.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            f"{wheel}[completion]"])
     assert "complete -o bashdefault -F _shtab_crossbox crossbox" in sh.run(
         [str(venv / "bin" / "crossbox"), "completion", "bash"], **outside).stdout
 
@@ -190,6 +277,17 @@ def test_make_install_puts_man_pages_and_completion_under_the_prefix(tmp_path: P
     assert (prefix / "share/zsh/site-functions/_crossbox").is_file()
     assert (prefix / "share/fish/vendor_completions.d/crossbox.fish").is_file()
     assert (prefix / "bin" / "crossbox").is_file()
+    assert not (prefix / "bin" / "crossbox-guest").exists()
+
+    # No shtab here: `crossbox completion` prints the scripts installed under its own prefix.
+    (site,) = prefix.glob("lib/python3*/site-packages")
+    outside = {"cwd": str(tmp_path), "env": {"PATH": PATH, "HOME": str(tmp_path), "PYTHONPATH": str(site)}}
+    assert sh.run([str(python), "-c", "import shtab"], check=False, **outside).returncode != 0
+    for shell, installed in (("bash", "share/bash-completion/completions/crossbox"),
+                             ("zsh", "share/zsh/site-functions/_crossbox"),
+                             ("fish", "share/fish/vendor_completions.d/crossbox.fish")):
+        printed = sh.run([str(prefix / "bin" / "crossbox"), "completion", shell], **outside).stdout
+        assert printed == (prefix / installed).read_text(), shell
 
 
 # What Fedora's redhat-rpm-config and pyproject-rpm-macros define and Debian's rpm does not.

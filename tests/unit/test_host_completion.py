@@ -185,13 +185,83 @@ def test_completion_verb_prints_the_script(capsys: pytest.CaptureFixture[str]) -
     assert "complete -c crossbox" in out and "(crossbox list --names containers 2>/dev/null)" in out
 
 
-def test_a_shtab_without_fish_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_shtab_without_fish_and_no_installed_script_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path: Path) -> None:
     import shtab
 
     monkeypatch.setattr(shtab, "SUPPORTED_SHELLS", ["bash", "zsh", "tcsh"])
+    monkeypatch.setattr(completion, "install_prefix", lambda: tmp_path)
     assert cli.main(["completion", "fish"]) == 4
-    assert "cannot write fish completion" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "cannot write fish completion, and no installed fish completion script was found" in captured.err
+
+
+def install_scripts(prefix: Path) -> dict[str, str]:
+    """The packages' scripts under `prefix`, as debian/rules installs them; their text by shell."""
+    texts = {}
+    for shell in completion.SHELLS:
+        path = prefix / completion.INSTALLED[shell][0]
+        path.parent.mkdir(parents=True)
+        texts[shell] = f"# the {shell} script of the package\n"
+        path.write_text(texts[shell])
+    return texts
+
+
+def test_a_shtab_without_fish_prints_the_installed_fish_script(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              tmp_path: Path) -> None:
+    import shtab
+
+    texts = install_scripts(tmp_path)
+    monkeypatch.setattr(shtab, "SUPPORTED_SHELLS", ["bash", "zsh", "tcsh"])
+    monkeypatch.setattr(completion, "install_prefix", lambda: tmp_path)
+    assert cli.main(["completion", "fish"]) == 0
+    assert capsys.readouterr().out == texts["fish"]
+    assert cli.main(["completion", "bash"]) == 0  # a shell shtab can write: shtab's own script
+    assert "complete -o bashdefault -F _shtab_crossbox crossbox" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("shell", completion.SHELLS)
+def test_without_shtab_the_installed_script_is_printed(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path, shell: str) -> None:
+    texts = install_scripts(tmp_path)
+    monkeypatch.setitem(sys.modules, "shtab", None)  # import shtab raises ImportError
+    monkeypatch.setattr(completion, "install_prefix", lambda: tmp_path)
+    assert cli.main(["completion", shell]) == 0
+    assert capsys.readouterr().out == texts[shell]
+
+
+def test_the_zsh_script_is_also_found_where_fedora_and_make_install_put_it(tmp_path: Path) -> None:
+    path = tmp_path / "share/zsh/site-functions/_crossbox"
+    path.parent.mkdir(parents=True)
+    path.write_text("#compdef crossbox\n")
+    assert completion.installed_script("zsh", tmp_path) == "#compdef crossbox\n"
+    assert completion.installed_script("bash", tmp_path) is None
+
+
+def test_without_shtab_and_no_installed_script_the_verb_fails_in_one_line_with_status_4(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "shtab", None)
+    monkeypatch.setattr(completion, "install_prefix", lambda: tmp_path)
+    assert cli.main(["completion", "bash"]) == 4
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "shtab is not installed, so crossbox cannot write bash completion" in captured.err
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(("module", "prefix"), [
+    ("/usr/lib/python3/dist-packages/crossbox/host/commands/completion.py", "/usr"),
+    ("/usr/local/lib/python3.11/dist-packages/crossbox/host/commands/completion.py", "/usr/local"),
+    ("/usr/lib/python3.13/site-packages/crossbox/host/commands/completion.py", "/usr"),
+    ("/srv/crossbox/host/commands/completion.py", None),
+])
+def test_the_install_prefix_is_the_one_above_the_lib_directory(module: str, prefix: str | None) -> None:
+    found = completion.install_prefix(module)
+    assert (str(found) if found is not None else None) == prefix
 
 
 def test_importing_the_cli_and_building_its_parser_does_not_import_shtab() -> None:

@@ -87,6 +87,24 @@ def test_crossbox_1_lists_every_exit_status() -> None:
             assert re.search(rf"\b{status.value}\b", section), status
 
 
+def test_crossbox_1_names_every_environment_variable_crossbox_reads() -> None:
+    from crossbox.host import settings
+    from crossbox.host.tools.exec_args import PASSED_ENV
+    from crossbox.shared.paths import SESSION_VAR
+
+    section = page_text("crossbox.1").split(".SH ENVIRONMENT", 1)[1].split(".SH ", 1)[0]
+    named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", section))
+    read = {s.env for s in settings.documented()} | set(PASSED_ENV) | {
+        "HOME",  # identity.py
+        "PATH",  # tools/runner.py which(), emulator.py
+        "COLUMNS",  # parser.py, the width of --help
+        "DBUS_SYSTEM_BUS_ADDRESS",  # tools/create_args.py
+        SESSION_VAR,  # set for sessions, read back by the agent from /proc
+    }
+    assert not read - named, f"missing from crossbox(1) ENVIRONMENT: {sorted(read - named)}"
+    assert "\n.B container\n" in section  # guest/safety.py; set by podman (the word is common prose)
+
+
 @pytest.mark.parametrize("page", sorted(p.name for p in generate.MAN_DIR.glob("*.1")))
 def test_man_page_renders_without_warnings(page: str) -> None:
     done = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(generate.MAN_DIR / page)],
@@ -115,13 +133,43 @@ def test_debian_package_depends_and_recommends_what_the_host_needs() -> None:
     control = (PACKAGING / "debian" / "control").read_text()
     fields = dict(re.findall(r"^([A-Z][\w-]*):\s*((?:.*\n)(?:[ \t].*\n)*)", control, re.M))
     depends = {d.strip().split()[0] for d in fields["Depends"].split(",")}
-    assert {"podman", "python3-pyelftools", "python3-structlog", "python3-shtab"} <= depends
-    assert {d.strip() for d in fields["Recommends"].split(",")} == {"skopeo", "qemu-user-static"}
+    assert {"podman", "python3-pyelftools", "python3-structlog"} <= depends
+    assert "python3-shtab" not in depends  # optional: `crossbox completion` prints the installed scripts
+    assert {d.strip() for d in fields["Recommends"].split(",")} == {"skopeo", "qemu-user-static", "python3-shtab"}
 
 
-def test_rpm_spec_requires_podman_and_recommends_skopeo_and_qemu() -> None:
+def test_shtab_is_an_optional_extra_and_the_agent_is_no_console_script() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not any(d.startswith("shtab") for d in project["dependencies"])
+    assert project["optional-dependencies"]["completion"] == ["shtab>=1.5"]
+    assert project["scripts"] == {"crossbox": "crossbox.host.cli:main"}
+    assert "crossbox-guest" not in (PACKAGING / "crossbox.spec").read_text()
+
+
+def test_debian_copyright_is_machine_readable_with_a_notice_and_the_common_license() -> None:
+    text = (PACKAGING / "debian" / "copyright").read_text()
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    assert paragraphs[0].startswith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n")
+    files = next(p for p in paragraphs if p.startswith("Files: *\n"))
+    assert re.search(r"^Copyright: \d{4} crossbox developers$", files, re.M)
+    assert re.search(r"^License: Apache-2.0$", files, re.M)
+    assert "/usr/share/common-licenses/Apache-2.0" in text
+
+
+def test_debian_autopkgtest_runs_the_smoke_script() -> None:
+    tests = PACKAGING / "debian" / "tests"
+    control = (tests / "control").read_text()
+    assert re.search(r"^Tests: smoke$", control, re.M)
+    assert re.search(r"^Depends: @$", control, re.M)
+    assert "allow-stderr" in control
+    smoke = tests / "smoke"
+    assert smoke.read_text().startswith("#!/bin/sh\n") and os.access(smoke, os.X_OK)
+    subprocess.run(["sh", "-n", str(smoke)], check=True)
+
+
+def test_rpm_spec_requires_podman_and_recommends_skopeo_qemu_and_shtab() -> None:
     spec = (PACKAGING / "crossbox.spec").read_text()
     assert re.findall(r"^Requires:\s+(\S+)", spec, re.M) == ["podman"]
-    assert re.findall(r"^Recommends:\s+(\S+)", spec, re.M) == ["skopeo", "qemu-user-static"]
+    assert re.findall(r"^Recommends:\s+(\S+)", spec, re.M) == ["skopeo", "qemu-user-static", "python3-shtab"]
     for macro in ("%pyproject_wheel", "%pyproject_install", "%pyproject_buildrequires", "%pyproject_save_files"):
         assert macro in spec
