@@ -29,8 +29,9 @@ SESSION_VERBS = ("run", "enter")
 
 
 def _run_status(verb: str, status: int) -> int:
-    """run and enter keep Toolbx's statuses: crossbox's own failures are 125."""
-    if verb in SESSION_VERBS and status not in (Exit.INTERRUPTED, Exit.TERMINATED):
+    """run and enter keep Toolbx's statuses: crossbox's own failures are 125 (a usage error
+    stays 2, as argparse's own are)."""
+    if verb in SESSION_VERBS and status not in (Exit.USAGE, Exit.INTERRUPTED, Exit.TERMINATED):
         return int(Exit.RUN_FAILED)
     return status
 

@@ -85,6 +85,12 @@ class CrossboxError(Exception):
         return text
 
 
+class UsageError(CrossboxError):
+    """Options that do not go together, found after argparse (which gives the same status)."""
+
+    status = Exit.USAGE
+
+
 class InvalidInput(CrossboxError):
     status = Exit.INVALID_INPUT
 
