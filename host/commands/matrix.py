@@ -238,8 +238,9 @@ class Rows:
             self.selector.register(fd, selectors.EVENT_READ, row)
         self.running.append(row)
 
-    def _read(self, row: Row, fd: int) -> None:
-        """Pass on what the pipe holds; close it at its end."""
+    def _read(self, row: Row, fd: int, *, drain: bool = False) -> None:
+        """Pass on what the pipe holds (one read, so that a row that writes fast does not hold up
+        the others; all of it with ``drain``); close it at its end."""
         while fd in row.streams:
             try:
                 data = os.read(fd, READ_SIZE)
@@ -252,12 +253,14 @@ class Rows:
                 self.write(row, sink, row.splitters.pop(fd).end())
                 return
             self.write(row, sink, row.splitters[fd].feed(data))
+            if not drain:
+                return
 
     def _close(self, row: Row) -> None:
         """After the row's process ended: what is left in its pipes, then close them (a process it
         left behind that holds them does not keep the run waiting)."""
         for fd in list(row.streams):
-            self._read(row, fd)
+            self._read(row, fd, drain=True)
         for fd in list(row.streams):
             self.selector.unregister(fd)
             sink = row.streams.pop(fd)

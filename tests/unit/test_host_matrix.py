@@ -264,3 +264,12 @@ def test_sigterm_to_a_matrix_stops_its_rows_and_prints_the_table() -> None:
     assert proc.returncode == 143, err
     assert b"arm64  143     interrupted" in err
     assert b"s390x  143     interrupted" in err
+
+
+def test_rows_that_write_more_than_a_pipe_holds_lose_no_line_and_do_not_block() -> None:
+    runner, out, err = _rows({"arm64": "seq 1 50000", "s390x": "seq 1 50000 >&2; seq 1 3"})
+    runner.run(runner.rows)
+    lines = out.getvalue().splitlines()
+    assert [line for line in lines if line.startswith(b"arm64 ")] == [b"arm64 | %d" % i for i in range(1, 50001)]
+    assert len(err.getvalue().splitlines()) == 50000
+    assert [r.status for r in runner.rows] == [0, 0]
