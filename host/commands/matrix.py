@@ -22,6 +22,7 @@ when crossbox itself dies (PR_SET_PDEATHSIG), and a one-shot container is --rm.
 
 from __future__ import annotations
 
+import io
 import os
 import selectors
 import sys
@@ -157,7 +158,7 @@ def row_argv(arch: str, image: str, command: Sequence[str], *, authfile: str | N
 # -- the rows -----------------------------------------------------------------------------------
 
 class Row:
-    __slots__ = ("arch", "label", "proc", "splitters", "status", "streams")
+    __slots__ = ("arch", "label", "proc", "splitters", "started", "status", "streams")
 
     def __init__(self, label: str, arch: Arch) -> None:
         self.label = label
@@ -166,13 +167,28 @@ class Row:
         self.proc: subprocess.Popen[bytes] | None = None
         self.streams: dict[int, BinaryIO] = {}  # open pipe -> where its lines go
         self.splitters: dict[int, LineSplitter] = {}
+        self.started = 0.0
+
+
+def row_state(row: Row, now: float) -> str:
+    if row.status is not None:
+        return "ok" if row.status == 0 else f"failed ({row.status})"
+    if row.proc is None:
+        return "waiting"
+    return f"running {int(now - row.started)}s"
+
+
+def status_line(rows: Sequence[Row], now: float, columns: int) -> str:
+    """The live line on a terminal: each row's state, cut to the terminal's width."""
+    text = "  ".join(f"{row.label}: {row_state(row, now)}" for row in rows)
+    return text if len(text) < columns else text[:max(0, columns - 4)] + "..."
 
 
 class Rows:
     """Runs the rows, at most ``jobs`` at once, and passes their lines on behind their labels."""
 
     def __init__(self, rows: Sequence[Row], argv_of: Callable[[Row], list[str]], *, jobs: int,
-                 out: BinaryIO, err: BinaryIO, grace: float | None = None) -> None:
+                 out: BinaryIO, err: BinaryIO, grace: float | None = None, live: bool = False) -> None:
         from ..tools.runner import STOP_GRACE_SECONDS
 
         self.rows = list(rows)
@@ -184,11 +200,34 @@ class Rows:
         self.width = max((len(r.label) for r in self.rows), default=0)
         self.running: list[Row] = []
         self.out_broken = False
+        self.live = live  # a status line at the bottom of the terminal (stderr)
+        self.shown = False
+
+    # the live status line
+    def _hide(self) -> None:
+        if self.shown:
+            self.err.write(b"\r\033[K")
+            self.err.flush()
+            self.shown = False
+
+    def _show(self) -> None:
+        if not self.live:
+            return
+        import time
+
+        try:
+            columns = os.get_terminal_size(self.err.fileno()).columns
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            columns = 80
+        self.err.write(b"\r\033[K" + status_line(self.rows, time.monotonic(), columns).encode())
+        self.err.flush()
+        self.shown = True
 
     # output
     def write(self, row: Row, sink: BinaryIO, lines: list[bytes]) -> None:
         if not lines or (sink is self.out and self.out_broken):
             return
+        self._hide()
         head = prefix(row.label, self.width)
         try:
             sink.write(b"".join(head + line for line in lines))
@@ -217,10 +256,14 @@ class Rows:
             raise
         finally:
             self.selector.close()
+            self._hide()
 
     def _start(self, row: Row) -> None:
+        import time
+
         from ..tools.runner import DEVNULL, PIPE, start
 
+        row.started = time.monotonic()
         try:
             proc = start(self.argv_of(row), stdin=DEVNULL, stdout=PIPE, stderr=PIPE, new_session=True,
                          pdeathsig=True, text=False, cwd=None)
@@ -281,6 +324,7 @@ class Rows:
             self._close(row)
             row.status = 128 - status if status < 0 else status  # killed by a signal: 128 + its number
             self.running.remove(row)
+        self._show()
 
     def _stop_all(self, exc: BaseException) -> None:
         """Pass the signal on to every running row and read their output until they have ended."""
@@ -361,6 +405,7 @@ def _prepare(rows: Sequence[Row], image: str, authfile: str | None, assume_yes: 
 
 def run_matrix(image: str, arch_list: str, authfile: str | None, command: Sequence[str], *,
                assume_yes: bool, log_level: str, log_format: str) -> int:
+    from .. import progress
     from .create import check_authfile
 
     check_authfile(authfile)
@@ -371,7 +416,7 @@ def run_matrix(image: str, arch_list: str, authfile: str | None, command: Sequen
     err: BinaryIO = sys.stderr.buffer
     runner = Rows(rows, lambda row: row_argv(row.label, image, command, authfile=authfile,
                                                log_level=log_level, log_format=log_format),
-                  jobs=jobs(), out=out, err=err)
+                  jobs=jobs(), out=out, err=err, live=progress.on_terminal())
     stopped: int | None = None  # the status of an interrupted run
     try:
         ready = _prepare(rows, image, authfile, assume_yes, runner.say)

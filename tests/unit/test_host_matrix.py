@@ -273,3 +273,27 @@ def test_rows_that_write_more_than_a_pipe_holds_lose_no_line_and_do_not_block() 
     assert [line for line in lines if line.startswith(b"arm64 ")] == [b"arm64 | %d" % i for i in range(1, 50001)]
     assert len(err.getvalue().splitlines()) == 50000
     assert [r.status for r in runner.rows] == [0, 0]
+
+
+def test_the_live_line_names_each_rows_state_and_fits_the_terminal() -> None:
+    from crossbox.shared.arch import parse_arch
+
+    rows = [matrix.Row(a, parse_arch(a)) for a in ("arm64", "ppc64le", "s390x", "riscv64")]
+    rows[0].status = 0
+    rows[1].status = 125
+    rows[2].proc = object()  # type: ignore[assignment]
+    rows[2].started = 10.0
+    assert matrix.status_line(rows, 12.5, 200) == \
+        "arm64: ok  ppc64le: failed (125)  s390x: running 2s  riscv64: waiting"
+    assert matrix.status_line(rows, 12.5, 20) == "arm64: ok  ppc64..."  # 19 columns: the cursor stays on the line
+
+
+def test_on_a_terminal_the_live_line_is_cleared_before_each_line_and_at_the_end() -> None:
+    runner, out, err = _rows({"arm64": "echo a; echo b >&2"})
+    runner.live = True
+    runner.run(runner.rows)
+    assert out.getvalue() == b"arm64 | a\n"
+    text = err.getvalue()
+    assert b"arm64 | b\n" in text
+    assert text.endswith(b"\r\x1b[K")  # nothing of the line is left
+    assert b"\r\x1b[Karm64: " in text
