@@ -405,10 +405,11 @@ def _prepare(rows: Sequence[Row], image: str, authfile: str | None, assume_yes: 
 
 def run_matrix(image: str, arch_list: str, authfile: str | None, command: Sequence[str], *,
                assume_yes: bool, log_level: str, log_format: str) -> int:
-    from .. import progress
+    from .. import images, progress
     from .create import check_authfile
 
     check_authfile(authfile)
+    images.parse_image(image)  # a malformed reference is one error, not one per row
     rows = [Row(label, arch) for label, arch in split_arch_list(arch_list)]
     sys.stdout.flush()
     sys.stderr.flush()

@@ -297,3 +297,9 @@ def test_on_a_terminal_the_live_line_is_cleared_before_each_line_and_at_the_end(
     assert b"arm64 | b\n" in text
     assert text.endswith(b"\r\x1b[K")  # nothing of the line is left
     assert b"\r\x1b[Karm64: " in text
+
+
+def test_a_malformed_image_is_one_error_before_any_row(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--rm", "-i", "Bad/Name:1", "--arch", "arm64,s390x", "true"]) == 125
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "upper-case" in err
