@@ -31,8 +31,9 @@ SESSION_VERBS = ("run", "enter")
 
 
 def _run_status(verb: str, status: int) -> int:
-    """run and enter keep Toolbx's statuses: crossbox's own failures are 125."""
-    if verb in SESSION_VERBS and status not in (Exit.INTERRUPTED, Exit.TERMINATED):
+    """run and enter keep Toolbx's statuses: crossbox's own failures are 125 (a usage error
+    stays 2, as argparse's own are)."""
+    if verb in SESSION_VERBS and status not in (Exit.USAGE, Exit.INTERRUPTED, Exit.TERMINATED):
         return int(Exit.RUN_FAILED)
     return status
 
@@ -177,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say_error(CrossboxError("interrupted", status=Exit.INTERRUPTED), prefix="crossbox: ")
         return int(Exit.INTERRUPTED)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         line = _environment_failure(exc)
         if line is None:
@@ -186,9 +190,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stderr.write(line + "\n")
         return _run_status(args.verb, int(Exit.HOST_NOT_READY))
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 if __name__ == "__main__":

@@ -86,6 +86,8 @@ class CrossboxError(Exception):
 
 
 class UsageError(CrossboxError):
+    """Options that do not go together, found after argparse (which gives the same status)."""
+
     status = Exit.USAGE
 
 

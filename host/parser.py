@@ -152,8 +152,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "Run COMMAND in a container, starting it if needed. With --rm and --image, run it in a "
         "throw-away container that is removed afterwards. The exit status is the command's; "
         "125 when crossbox or podman failed, 126 when the command cannot be executed, 127 when "
-        "it is not found."))
-    r.add_argument("-a", "--arch", help=ARCH_HELP)
+        "it is not found. A matrix run, --rm --image IMAGE --arch with a comma-separated list "
+        "(arm64,ppc64le,s390x), runs COMMAND once per architecture, a few at once, with stdin "
+        "closed and no terminal; each output line is prefixed with its architecture, a table of "
+        "the statuses ends it on stderr, and the exit status is 0 when every run succeeded, "
+        "otherwise the first failing run's status in the order given."))
+    r.add_argument("-a", "--arch", help=ARCH_HELP + "; with --rm --image, a comma-separated list "
+                   "runs COMMAND once per architecture (a matrix run)")
     r.add_argument("-d", "--distro", help="distribution of the default container")
     r.add_argument("-r", "--release", help="release of the default container")
     r.add_argument("-c", "--container", help="name of the container")

@@ -151,11 +151,11 @@ def verify_manifest(target: Target, manifest: ManifestInfo) -> None:
         )
 
 
-def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> None:
+def _inspect_foreign(target: Target, authfile: str | None) -> ManifestInfo:
+    """The remote manifest skopeo selects for the target's architecture, checked."""
     import shutil
 
     from . import progress
-    from .prompt import confirm
     from .tools import skopeo
     from .tools.runner import missing
 
@@ -165,9 +165,43 @@ def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> Non
     with progress.Spinner(f"Inspecting {ref} for {target.arch.oci}"):
         manifest = skopeo.inspect(ref, target.arch.oci, target.arch.variant, authfile)
     verify_manifest(target, manifest)
+    return manifest
+
+
+def _download_size(target: Target, manifest: ManifestInfo, authfile: str | None) -> int | None:
+    from .tools import skopeo
+
+    return skopeo.download_size(str(target.remote), target.remote.repository, manifest, target.arch.oci,
+                                target.arch.variant, authfile)
+
+
+def remote_size(target: Target, authfile: str | None) -> int | None:
+    """What a pull of the target would download (None: unknown), after the checks a pull makes
+    before it asks: an architecture the image lacks fails here, with the pull's own message.
+    For a question that covers several pulls (a matrix run); ``ensure_image`` then pulls."""
+    if target.native:
+        import shutil
+
+        from .tools import skopeo
+
+        if shutil.which(skopeo.SKOPEO) is None:  # a native pull is podman's: skopeo only measures it
+            return None
+        try:
+            return _download_size(target, _inspect_foreign(target, authfile), authfile)
+        except Interrupted:
+            raise
+        except CrossboxError:  # podman's pull says what is wrong, in the pull's own words
+            return None
+    return _download_size(target, _inspect_foreign(target, authfile), authfile)
+
+
+def _pull_foreign(target: Target, authfile: str | None, assume_yes: bool) -> None:
+    from .prompt import confirm
+
+    ref = str(target.remote)
+    manifest = _inspect_foreign(target, authfile)
     if not assume_yes:
-        size = skopeo.download_size(ref, target.remote.repository, manifest, target.arch.oci,
-                                     target.arch.variant, authfile)
+        size = _download_size(target, manifest, authfile)
         shown = human_size(size) if size is not None else "size unknown"
         confirm(f"Download {ref} for {target.arch.oci} ({shown})?", assume_yes,
                 what="download the image")

@@ -243,6 +243,13 @@ def main(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise InvalidInput("run needs a command", "e.g. crossbox run uname -m")
+    if args.arch and "," in args.arch:  # a list: one one-shot run per architecture
+        from . import matrix
+
+        matrix.check_matrix_options(rm=args.rm, image=args.image, container=args.container,
+                                    distro=args.distro, release=args.release)
+        return matrix.run_matrix(args.image, args.arch, args.authfile, command, assume_yes=yes,
+                                 log_level=args.log_level, log_format=args.log_format)
     if args.rm or args.image:
         if not (args.rm and args.image):
             raise InvalidInput("--rm and --image go together (one-shot run)",

@@ -2,6 +2,7 @@
 
 - ``run()``: to completion, output captured, typed errors (``ToolError`` carries argv,
   status and stderr; a missing program is ``ToolMissing`` with an install hint).
+- ``start()``: start one and hand it over (the caller stops and waits for it);
 - ``spawn()``: a context manager for commands that stream (pulls). SIGINT or SIGTERM
   reaching crossbox is passed on to the child; any other exception terminates it; the
   child is always waited for. ``pdeathsig=True`` makes the kernel stop the child when
@@ -27,7 +28,7 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable, Iterator, Mapping, Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
     from ..errors import ToolMissing
 
@@ -133,7 +134,7 @@ def _die_with_parent() -> Callable[[], None]:
     return preexec
 
 
-def _signal_for(exc: BaseException) -> int:
+def signal_for(exc: BaseException) -> int:
     """The signal to pass on: the one that reached crossbox, else SIGTERM."""
     if isinstance(exc, KeyboardInterrupt):
         return signal.SIGINT
@@ -141,6 +142,29 @@ def _signal_for(exc: BaseException) -> int:
     if status == 130:
         return signal.SIGINT
     return signal.SIGTERM
+
+
+def start(argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | None = None,
+          stderr: int | None = None, env: Mapping[str, str] | None = None, new_session: bool = False,
+          pdeathsig: bool = False, text: bool = True, cwd: str | None = "/") -> subprocess.Popen[Any]:
+    """Start a command and return it; the caller stops and waits for it (``spawn()`` does both
+    for one command; the rows of a matrix run are several at once). ``cwd=None``: crossbox's own
+    current directory, for a child crossbox that decides from it where its command starts."""
+    import subprocess
+
+    args = _check_argv(argv)
+    _log("+ ", args)
+    try:
+        return subprocess.Popen(
+            args, stdin=stdin, stdout=stdout, stderr=stderr,
+            env=dict(env) if env is not None else None, start_new_session=new_session, cwd=cwd,
+            # The preexec function only calls prctl(2) and getppid(2) through a handle made
+            # before the fork: nothing in it can wait on a lock another thread held.
+            preexec_fn=_die_with_parent() if pdeathsig else None,  # noqa: PLW1509
+            text=text, errors="replace" if text else None,
+        )
+    except FileNotFoundError:
+        raise missing(args[0]) from None
 
 
 @contextlib.contextmanager
@@ -151,19 +175,8 @@ def spawn(argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | Non
     """Start a command for the block; stop it if the block fails; always wait for it."""
     import subprocess
 
-    args = _check_argv(argv)
-    _log("+ ", args)
-    try:
-        proc = subprocess.Popen(
-            args, stdin=stdin, stdout=stdout, stderr=stderr,
-            env=dict(env) if env is not None else None, start_new_session=new_session, cwd="/",
-            # The preexec function only calls prctl(2) and getppid(2) through a handle made
-            # before the fork: nothing in it can wait on a lock another thread held.
-            preexec_fn=_die_with_parent() if pdeathsig else None,  # noqa: PLW1509
-            text=True, errors="replace",
-        )
-    except FileNotFoundError:
-        raise missing(args[0]) from None
+    proc = start(argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, new_session=new_session,
+                 pdeathsig=pdeathsig)
     try:
         yield proc
     except BaseException as exc:
@@ -171,7 +184,7 @@ def spawn(argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | Non
 
         with deferred():  # a second Ctrl-C must not cut the stop short
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(_signal_for(exc))
+                proc.send_signal(signal_for(exc))
             try:
                 proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:

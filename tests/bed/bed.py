@@ -177,7 +177,9 @@ class Bed:
             sh.run(["podman", "push", "--quiet", tls, local, f"docker://{addr}/debian-build-s390x:12"], env=env)
             sh.run(["podman", "rmi", "--force", local], env=env, check=False)
             self.images["debian-s390x-build"] = f"{addr}/debian-build-s390x:12"
-        for index, members in (("multi", ("amd64", "arm64", "ppc64le")), ("nos390x", ("amd64", "arm64"))):
+        indexes = (("multi", ("amd64", "arm64", "ppc64le")), ("nos390x", ("amd64", "arm64")),
+                   ("every", tuple(images.BUSYBOX_ARCHES)))
+        for index, members in indexes:
             name = f"{tag}/{index}-list"
             sh.run(["podman", "manifest", "rm", name], env=env, check=False)
             sh.run(["podman", "manifest", "create", name], env=env)

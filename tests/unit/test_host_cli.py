@@ -112,7 +112,7 @@ def test_enter_takes_the_container_as_an_option_too(monkeypatch: pytest.MonkeyPa
     assert cli.main(["enter", "-c", "box"]) == 0
     assert cli.main(["enter", "--container", "box", "box"]) == 0
     assert asked == ["box", "box"]
-    assert cli.main(["enter", "-c", "one", "two"]) == 125
+    assert cli.main(["enter", "-c", "one", "two"]) == 2
     assert "two containers were named, one (-c) and two" in capsys.readouterr().err
     assert cli.hot_session(["enter", "-c", "box"]) == ("box", [])
 
