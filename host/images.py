@@ -177,6 +177,13 @@ def split_arch_suffix(tag: str) -> tuple[str, Arch | None]:
         return tag, None
 
 
+def tag_arch(ref: ImageRef) -> Arch | None:
+    """The architecture a known distribution's tag names (``42-aarch64``); else None."""
+    if known_distro_for(ref) is None:
+        return None
+    return split_arch_suffix(ref.tag)[1]
+
+
 class Target(NamedTuple):
     """What create/enter/run resolve a request to."""
 

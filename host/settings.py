@@ -94,6 +94,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XDG_DATA_HOME", "data_home", _absolute_path, None,
             "where a rootless crossbox keeps the copy of its agent that containers mount "
             "(default ~/.local/share; rootful: /var/lib/crossbox)"),
+    Setting("XDG_CONFIG_HOME", "config_home", _absolute_path, None,
+            "where the user's crossbox.conf lives, in containers/ (default ~/.config)"),
     Setting("NO_COLOR", "no_color", lambda text: True, False,
             "set (to anything): no colour in crossbox's output"),
 )
@@ -112,6 +114,7 @@ class Settings:
     runtime_dir: str | None
     cache_home: str | None
     data_home: str | None
+    config_home: str | None
     no_color: bool
 
     def __init__(self, environ: Mapping[str, str]) -> None:

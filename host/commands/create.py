@@ -41,10 +41,20 @@ class CreateRequest(NamedTuple):
 
 
 def resolve_target(req: CreateRequest) -> images.Target:
-    osr = OsRelease() if req.image else read_os_release()  # the host's distribution picks only a default image
+    """The request, with crossbox.conf's defaults under it (host/config.py), to a target."""
+    from .. import config
+
+    asked = config.apply(req.arch, req.distro, req.release, req.image, config.load())
+    osr = OsRelease() if asked.image else read_os_release()  # the host's distribution picks only a default image
+    if req.arch is None and asked.arch is not None:
+        # The file's arch is a default: an image whose tag names an architecture keeps it.
+        plain = images.resolve(host=host_arch(), osr=osr, image=asked.image, distro=asked.distro,
+                               release=asked.release)
+        if images.tag_arch(plain.remote) is not None:
+            return plain
     return images.resolve(
-        host=host_arch(), osr=osr, image=req.image, distro=req.distro,
-        release=req.release, arch=req.arch,
+        host=host_arch(), osr=osr, image=asked.image, distro=asked.distro,
+        release=asked.release, arch=asked.arch,
     )
 
 
