@@ -86,6 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
             "test seam: pretend to run on this kernel release", hidden=True),
     Setting("CONTAINERS_REGISTRIES_CONF", "registries_conf", _absolute_path, None,
             "the containers-registries.conf(5) file for podman, also handed to skopeo (--registries-conf)"),
+    Setting("CONTAINERS_STORAGE_CONF", "storage_conf", _text, None,
+            "podman's storage.conf(5) file; crossbox keeps the state of each storage's containers "
+            "apart (passed into boxes, as Toolbx does)"),
     Setting("XDG_RUNTIME_DIR", "runtime_dir", _absolute_path, None,
             "where a rootless crossbox keeps its per-container state "
             "(default /run/user/UID, else /tmp/crossbox-run-UID)"),
@@ -111,6 +114,7 @@ class Settings:
     native_tools: bool
     test_kernel_release: str | None
     registries_conf: str | None
+    storage_conf: str | None
     runtime_dir: str | None
     cache_home: str | None
     data_home: str | None

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 ROOTFUL_BASE = "/run/crossbox"
 ID_FILE = "id"
+STORAGE_FILE = "storage"  # the CONTAINERS_STORAGE_CONF the container was made under ("" for none)
 SHARED = "box"
 CONTAINER_ID_LENGTH = 64
 FIRST_WAIT_SECONDS = 1.0
@@ -181,9 +182,34 @@ def remove_state_dir(name: str) -> None:
     shutil.rmtree(state_dir(name), ignore_errors=True)
 
 
+def storage_key() -> str:
+    """Which podman storage this process uses, as far as crossbox can tell cheaply: the
+    state directories of all storages share one place, keyed by container name."""
+    from .settings import current
+
+    return current().storage_conf or ""
+
+
+def recorded_storage(name: str) -> str:
+    try:
+        fd = os.open(os.path.join(state_dir(name), STORAGE_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return ""  # made before crossbox recorded it, or under the default storage
+    try:
+        return os.read(fd, 8192).decode("utf-8", errors="replace").rstrip("\n")
+    finally:
+        os.close(fd)
+
+
 def record_id(name: str, container_id: str) -> None:
-    """Which container the state directory belongs to."""
+    """Which container the state directory belongs to (and in which storage)."""
     directory = state_dir(name)
+    key = storage_key()
+    if key:
+        fd = os.open(os.path.join(directory, STORAGE_FILE),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(key + "\n")
     tmp = os.path.join(directory, f".{ID_FILE}.new")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
@@ -258,14 +284,19 @@ def make_contiguous(info: ContainerInfo) -> ContainerInfo:
 def prune(existing: dict[str, str]) -> list[str]:
     """Remove the state directories of containers that are gone (or not crossbox's): those
     whose name is not among ``existing`` (name -> id of crossbox containers) or whose
-    recorded id differs. Returns the names pruned."""
+    recorded id differs. Only this storage's: a container of another podman storage
+    (another CONTAINERS_STORAGE_CONF) is not in ``existing`` but is not gone either.
+    Returns the names pruned."""
     try:
         names = os.listdir(base_dir())
     except OSError:
         return []
     pruned = []
     now = time.time()
+    key = storage_key()
     for name in names:
+        if recorded_storage(name) != key:
+            continue
         recorded = recorded_id(name)
         if name in existing and recorded in (None, existing[name]):
             continue

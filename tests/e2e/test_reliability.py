@@ -434,6 +434,30 @@ def test_twenty_stop_start_cycles_register_each_time_and_leak_nothing(bed: Bed, 
     threading.enumerate()  # (no threads are started by this test; nothing to join)
 
 
+def test_a_list_in_another_storage_keeps_a_stopped_boxs_state(bed: Bed, name: str, tmp_path: Path,
+                                                                 cleanup: list[tuple[str, bool]]) -> None:
+    """State directories of all podman storages share one place: a `crossbox list` (which
+    prunes the state of containers that are gone) under another CONTAINERS_STORAGE_CONF must
+    not take the state of a stopped box it cannot see; the box starts again afterwards."""
+    cleanup.append((name, False))
+    made = bed.crossbox(["-y", "create", "--arch", "arm64", "-i", bed.images["bb-arm64"], name])
+    assert made.returncode == 0, made.stderr
+    assert bed.crossbox(["run", "-c", name, "true"]).returncode == 0
+    assert bed.podman(["stop", name]).returncode == 0
+    other = tmp_path / "other-storage"
+    other.mkdir()
+    other.chmod(0o755)
+    (other / "storage.conf").write_text(
+        f'[storage]\ndriver = "vfs"\ngraphroot = "{other / "graph"}"\nrunroot = "{other / "run"}"\n')
+    listed = bed.crossbox(["list", "--format", "json"], env={"CONTAINERS_STORAGE_CONF": str(other / "storage.conf")})
+    assert listed.returncode == 0, listed.stderr
+    assert name not in listed.stdout  # that storage does not hold the box
+    assert (Path("/run/crossbox/containers") / name / "id").exists()
+    ran = bed.crossbox(["run", "-c", name, "uname", "-m"])
+    assert (ran.returncode, ran.stdout.strip()) == (0, "aarch64"), ran.stderr
+    # (vfs: an empty storage that leaves no mount behind in tmp_path)
+
+
 def test_missing_subordinate_ids_point_to_doctor(bed: Bed, name: str, tmp_path: Path) -> None:
     """/etc/subuid without a `containers` range, for this one command (private mount namespace)."""
     fake = tmp_path / "subuid"

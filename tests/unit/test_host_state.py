@@ -162,6 +162,29 @@ def test_prune_removes_the_directories_of_containers_that_are_gone(base: Path) -
     assert sorted(os.listdir(base)) == ["in-progress", "kept", "unknown-id"]
 
 
+def test_prune_leaves_the_containers_of_another_storage(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `list` under one CONTAINERS_STORAGE_CONF does not see another storage's containers;
+    their (stopped) boxes must keep their state (the agent writes there at the next start)."""
+    from crossbox.host import settings
+
+    monkeypatch.setenv("CONTAINERS_STORAGE_CONF", "/other/storage.conf")
+    settings.reset()
+    for name in ("other-a", "other-b"):
+        state.new_state_dir(name)
+        state.record_id(name, "1" * 64)
+    assert (base / "other-a" / state.STORAGE_FILE).read_text() == "/other/storage.conf\n"
+    monkeypatch.delenv("CONTAINERS_STORAGE_CONF")
+    settings.reset()
+    state.new_state_dir("mine")
+    state.record_id("mine", "2" * 64)
+    assert not (base / "mine" / state.STORAGE_FILE).exists()
+    assert state.prune({}) == ["mine"]
+    assert sorted(os.listdir(base)) == ["other-a", "other-b"]
+    monkeypatch.setenv("CONTAINERS_STORAGE_CONF", "/other/storage.conf")
+    settings.reset()
+    assert state.prune({"other-a": "1" * 64}) == ["other-b"]
+
+
 def test_remove_state_dir(base: Path) -> None:
     path = Path(state.ensure_state_dir(NAME))
     (path / "start.lock").write_text("")
