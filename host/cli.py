@@ -165,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(problem.status)
     args.log_level = log.LEVEL_NAMES["debug" if getattr(args, "verbose", False) else args.log_level]
     log.configure(args.log_level, args.log_format)
+    if args.log_podman:
+        from .tools import runner
+
+        runner.log_podman(log.PODMAN_LEVELS[args.log_level])
     from . import signals
 
     signals.install()

@@ -20,6 +20,9 @@ LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 LEVEL_NAMES = {"trace": "debug", "debug": "debug", "info": "info", "warn": "warning", "warning": "warning",
                "error": "error", "fatal": "critical", "panic": "critical"}
 
+# crossbox's level (a LEVEL_NAMES value) as podman's --log-level (for --log-podman).
+PODMAN_LEVELS = {"debug": "debug", "info": "info", "warning": "warn", "error": "error", "critical": "fatal"}
+
 _state: dict[str, Any] = {"level": LEVELS["warning"], "format": "console", "logger": None}
 
 

@@ -72,7 +72,7 @@ class _Skipped(argparse.ArgumentParser):
 
 
 GLOBAL_WITH_VALUE = ("--log-level", "--log-format")
-GLOBAL_FLAGS = ("-y", "--assumeyes", "-v", "--verbose", "-h", "--help", "--version")
+GLOBAL_FLAGS = ("-y", "--assumeyes", "-v", "--verbose", "--log-podman", "-h", "--help", "--version")
 # Toolbx's names (logrus's); crossbox.host.log maps them to its own levels.
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "fatal", "panic")
 
@@ -102,6 +102,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                         "panic (Toolbx's names; default: warning)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log everything (the same as --log-level debug)")
+    p.add_argument("--log-podman", action="store_true",
+                   help="show podman's own log lines too, at the same level (podman --log-level), as Toolbx does")
     p.add_argument("--log-format", default="console", choices=["console", "json"],
                    help="log lines for people (console) or for machines (json)")
     p.add_argument("-y", "--assumeyes", action="store_true",

@@ -54,11 +54,21 @@ class Completed:
         return f"Completed({self.argv!r}, {self.returncode})"
 
 
+_PODMAN_LOG_LEVEL: list[str] = []  # set by --log-podman: podman's own --log-level
+
+
+def log_podman(level: str | None) -> None:
+    """Every podman command from now on logs at podman's ``level`` (None: podman's default)."""
+    _PODMAN_LOG_LEVEL[:] = [level] if level else []
+
+
 def _check_argv(argv: Sequence[str]) -> list[str]:
     out = list(argv)
     for item in out:
         if not isinstance(item, str):
             raise TypeError(f"argv element {item!r} is not a string")
+    if _PODMAN_LOG_LEVEL and out and out[0] == "podman":
+        out.insert(1, f"--log-level={_PODMAN_LOG_LEVEL[0]}")
     return out
 
 

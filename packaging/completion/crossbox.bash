@@ -17,7 +17,7 @@ _shtab_crossbox_rmi_option_strings=(-h --help -v --verbose -f --force -a --all)
 _shtab_crossbox_doctor_option_strings=(-h --help -v --verbose -a --arch --format)
 _shtab_crossbox_completion_option_strings=(-h --help -v --verbose)
 _shtab_crossbox_help_option_strings=(-h --help -v --verbose)
-_shtab_crossbox_option_strings=(-h --help --log-level -v --verbose --log-format -y --assumeyes --version)
+_shtab_crossbox_option_strings=(-h --help --log-level -v --verbose --log-podman --log-format -y --assumeyes --version)
 
 _shtab_crossbox_create__a_COMPGEN=_crossbox_arches
 _shtab_crossbox_create___arch_COMPGEN=_crossbox_arches
@@ -120,6 +120,7 @@ _shtab_crossbox__h_nargs=0
 _shtab_crossbox___help_nargs=0
 _shtab_crossbox__v_nargs=0
 _shtab_crossbox___verbose_nargs=0
+_shtab_crossbox___log_podman_nargs=0
 _shtab_crossbox__y_nargs=0
 _shtab_crossbox___assumeyes_nargs=0
 _shtab_crossbox___version_nargs=0

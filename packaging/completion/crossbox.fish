@@ -59,6 +59,7 @@ complete -c crossbox -f
 complete -c crossbox -n _shtab_crossbox_using -s h -l help -d 'show this help message and exit'
 complete -c crossbox -n _shtab_crossbox_using -l log-level -xka "trace debug info warn warning error fatal panic" -d 'how much to log on stderr: trace or debug, info, warn or warning, error, fatal or panic (Toolbx'"'"'s names; default: warning)'
 complete -c crossbox -n _shtab_crossbox_using -s v -l verbose -d 'log everything (the same as --log-level debug)'
+complete -c crossbox -n _shtab_crossbox_using -l log-podman -d 'show podman'"'"'s own log lines too, at the same level (podman --log-level), as Toolbx does'
 complete -c crossbox -n _shtab_crossbox_using -l log-format -xka "console json" -d 'log lines for people (console) or for machines (json)'
 complete -c crossbox -n _shtab_crossbox_using -s y -l assumeyes -d 'answer yes to every question (downloads, creating a missing container)'
 complete -c crossbox -n _shtab_crossbox_using -l version -d 'show program'"'"'s version number and exit'

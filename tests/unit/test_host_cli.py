@@ -224,3 +224,16 @@ def test_verb_of_tells_the_verb_without_argparse(argv: list[str], verb: str | No
 def test_a_parser_of_one_verb_parses_that_verb_as_the_whole_one_does() -> None:
     argv = ["-y", "create", "--arch", "arm64", "-i", "quay.io/a/b:1", "box"]
     assert vars(parser.build_parser("create").parse_args(argv)) == vars(parser.build_parser().parse_args(argv))
+
+
+def test_log_podman_maps_the_level_to_podmans_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossbox.host.tools import runner
+
+    seen = []
+    monkeypatch.setattr(runner, "log_podman", seen.append)
+    monkeypatch.setattr(cli, "dispatch", lambda verb, args: 0)
+    for level, podman_level in (("trace", "debug"), ("warn", "warn"), ("panic", "fatal"), ("info", "info")):
+        assert cli.main(["--log-podman", "--log-level", level, "list"]) == 0
+        assert seen[-1] == podman_level
+    assert cli.main(["list"]) == 0
+    assert len(seen) == 4

@@ -136,3 +136,17 @@ def test_pdeathsig_stops_the_child_when_crossbox_is_killed(tmp_path: Path) -> No
 def test_exec_replace_of_a_missing_program_is_tool_missing() -> None:
     with pytest.raises(ToolMissing):
         runner.exec_replace(["crossbox-no-such-program"])
+
+
+def test_log_podman_gives_every_podman_command_podmans_log_level() -> None:
+    from crossbox.host.tools import runner
+
+    try:
+        runner.log_podman("warn")
+        assert runner._check_argv(["podman", "ps"]) == ["podman", "--log-level=warn", "ps"]
+        assert runner._check_argv(["skopeo", "inspect"]) == ["skopeo", "inspect"]
+        done = runner.run(["podman", "--version"], check=False)
+        assert done.argv[:2] == ("podman", "--log-level=warn") and done.returncode == 0
+    finally:
+        runner.log_podman(None)
+    assert runner._check_argv(["podman", "ps"]) == ["podman", "ps"]
