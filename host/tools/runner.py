@@ -122,6 +122,10 @@ def run(
     except FileNotFoundError:
         raise missing(args[0]) from None
     result = Completed(tuple(args), done.returncode, done.stdout or "", done.stderr or "")
+    if _PODMAN_LOG_LEVEL and args[0] == "podman" and result.stderr:
+        import sys
+
+        sys.stderr.write(result.stderr)  # --log-podman: what podman said, captured or not
     if check and done.returncode != 0:
         from ..errors import ToolError
 

@@ -138,7 +138,7 @@ def test_exec_replace_of_a_missing_program_is_tool_missing() -> None:
         runner.exec_replace(["crossbox-no-such-program"])
 
 
-def test_log_podman_gives_every_podman_command_podmans_log_level() -> None:
+def test_log_podman_gives_every_podman_command_podmans_log_level(capfd: pytest.CaptureFixture[str]) -> None:
     from crossbox.host.tools import runner
 
     try:
@@ -147,6 +147,9 @@ def test_log_podman_gives_every_podman_command_podmans_log_level() -> None:
         assert runner._check_argv(["skopeo", "inspect"]) == ["skopeo", "inspect"]
         done = runner.run(["podman", "--version"], check=False)
         assert done.argv[:2] == ("podman", "--log-level=warn") and done.returncode == 0
+        runner.log_podman("debug")
+        runner.run(["podman", "--version"], check=False)
+        assert "level=debug" in capfd.readouterr().err  # captured, then shown
     finally:
         runner.log_podman(None)
     assert runner._check_argv(["podman", "ps"]) == ["podman", "ps"]
