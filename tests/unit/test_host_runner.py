@@ -148,7 +148,7 @@ def test_log_podman_gives_every_podman_command_podmans_log_level(capfd: pytest.C
         done = runner.run(["podman", "--version"], check=False)
         assert done.argv[:2] == ("podman", "--log-level=warn") and done.returncode == 0
         runner.log_podman("debug")
-        runner.run(["podman", "--version"], check=False)
+        runner.run(["podman", "version"], check=False)
         assert "level=debug" in capfd.readouterr().err  # captured, then shown
     finally:
         runner.log_podman(None)
