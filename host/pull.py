@@ -129,9 +129,11 @@ def _pull_native(target: Target, authfile: str | None, assume_yes: bool) -> None
     confirm(f"Download {target.remote} for {target.arch.oci}?", assume_yes,
             what="download the image")
     ref = str(target.remote)
+    interactive = progress.on_terminal()
+    if not interactive:
+        progress.say(f"Pulling {ref} for {target.arch.oci}")
     try:
-        podman.pull(ref, target.arch.oci, target.arch.variant, quiet=not progress.on_terminal(),
-                    authfile=authfile)
+        podman.pull(ref, target.arch.oci, target.arch.variant, quiet=not interactive, authfile=authfile)
     except (Interrupted, KeyboardInterrupt):
         with deferred():
             _remove_partial(ref)
