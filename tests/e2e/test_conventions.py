@@ -135,11 +135,13 @@ def shared(bed: Bed) -> Iterator[Shared]:
 
 
 @pytest.fixture
-def fresh(bed: Bed, rootless: bool) -> Iterator[str]:
-    """A single-arch arm64 image no storage has, in the registry: a create of it must pull."""
+def fresh(bed: Bed, rootless: bool, box: str) -> Iterator[str]:
+    """A single-arch arm64 image no storage has, in the registry: a create of it must pull.
+    Afterwards the box made from it goes first (by crossbox, with its records), then the image."""
     ref = f"{bed.registry.address}/{bed.unique_image()}"
     yield ref
-    bed.podman(["rmi", "--force", f"{ref}-arm64"], rootless=rootless)
+    bed.crossbox(["rm", "--force", box], rootless=rootless)
+    bed.podman(["rmi", f"{ref}-arm64"], rootless=rootless)
 
 
 @pytest.fixture(scope="module")
