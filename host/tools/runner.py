@@ -211,6 +211,7 @@ SESSION_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 ERROR_PREFIX = b"Error: "
 HOLD_LIMIT = 65536  # an "Error: " line longer than this, still without its newline, is let through
 READ_SIZE = 65536
+DRAIN_WAIT_MS = 50  # after the child's exit: how long the pipe may stay silent before the end
 
 
 class StderrRelay:
@@ -308,14 +309,68 @@ def _wait_status(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
+def _stderr_channel() -> tuple[int, int]:
+    """(read end, write end) for the session child's stderr.
+
+    A pipe; but when crossbox's own stderr is a terminal, a pseudo-terminal in raw mode (no
+    translation: what podman writes is what crossbox reads), so that podman writes its own
+    messages as it does on a terminal (logrus's short form, ``WARN[0000] ...``, not
+    ``time="..." level=warning msg="..."``). Both ends are closed on exec.
+    """
+    if os.isatty(2):
+        try:
+            import tty
+
+            master, slave = os.openpty()
+            try:
+                tty.setraw(slave)
+            except BaseException:
+                os.close(master)
+                os.close(slave)
+                raise
+            return master, slave
+        except OSError:
+            pass
+    return os.pipe()
+
+
+def _read(fd: int) -> bytes:
+    """One read; a pseudo-terminal whose other side is closed (EIO) is at its end."""
+    try:
+        return os.read(fd, READ_SIZE)
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.EIO:
+            return b""
+        raise
+
+
 def _relay_until_exit(pid: int, fd: int, relay: StderrRelay) -> int:
     """Pass the child's stderr on until the child has exited; return its status.
 
     The end is the child's exit (a pidfd), not the pipe's: a process that inherited the pipe's
     write end (conmon, a daemon) cannot keep crossbox waiting. After the exit, what is already
-    in the pipe is read without blocking. poll(2) is retried after each signal (PEP 475), whose
-    handler has passed it on.
+    in the pipe is read, until its end or DRAIN_WAIT_MS of silence. poll(2) is retried after
+    each signal (PEP 475), whose handler has passed it on. The child is waited for whatever
+    happens here: a session must never end early, nor be started again by a caller's retry.
     """
+    try:
+        with contextlib.suppress(Exception):  # a failure of the relay must not lose the child
+            _pump(pid, fd, relay)
+    finally:
+        os.close(fd)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return 125
+    result = _wait_status(status)
+    with contextlib.suppress(Exception):
+        relay.finish(result)
+    return result
+
+
+def _pump(pid: int, fd: int, relay: StderrRelay) -> None:
     import select
 
     try:
@@ -333,36 +388,25 @@ def _relay_until_exit(pid: int, fd: int, relay: StderrRelay) -> int:
             if pidfd >= 0 and any(ready == pidfd for ready, _ in events):
                 break
             if reading and any(ready == fd for ready, _ in events):
-                chunk = os.read(fd, READ_SIZE)
+                chunk = _read(fd)
                 if chunk:
                     relay.feed(chunk)
                 else:
                     reading = False
                     poller.unregister(fd)
-        if reading:
-            os.set_blocking(fd, False)
-            for _ in range(256):  # what the child left in the pipe (at most 16 MiB), not a writer's stream
-                try:
-                    chunk = os.read(fd, READ_SIZE)
-                except BlockingIOError:
-                    break
-                if not chunk:
-                    break
-                relay.feed(chunk)
     finally:
         if pidfd >= 0:
             os.close(pidfd)
-        os.close(fd)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except ChildProcessError:
-            status = 125 << 8
-            break
-    result = _wait_status(status)
-    relay.finish(result)
-    return result
+    if reading:  # what the child left in the pipe (at most 16 MiB), not a later writer's stream
+        drain = select.poll()
+        drain.register(fd, select.POLLIN)
+        for _ in range(256):
+            if not drain.poll(DRAIN_WAIT_MS):  # a pty's last bytes may be a moment behind
+                break
+            chunk = _read(fd)
+            if not chunk:
+                break
+            relay.feed(chunk)
 
 
 def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_group: bool,
@@ -373,8 +417,9 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
     (which asks the container to signal the session's processes: podman exec passes no
     signal on); the child is waited for whatever happens. ``own_group``: the child gets a
     process group of its own, so that a terminal's Ctrl-C reaches crossbox once, not both.
-    ``stderr_filter``: the child's stderr goes through a pipe and a ``StderrRelay`` with
-    this candidate function (podman's text for a command that cannot start, replaced).
+    ``stderr_filter``: the child's stderr goes through a pipe (a raw pseudo-terminal when
+    crossbox's stderr is a terminal) and a ``StderrRelay`` with this candidate function
+    (podman's text for a command that cannot start, replaced).
     """
     args = _check_argv(argv)
     if which(args[0]) is None:
@@ -387,7 +432,7 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
         except OSError:  # no stderr at all: nothing to say anything on
             stderr_filter = None
         else:
-            pipe = os.pipe()  # both ends close on exec
+            pipe = _stderr_channel()
     pid = os.fork()
     if pid == 0:  # the child: nothing here may raise into crossbox's code
         try:

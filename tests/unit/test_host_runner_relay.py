@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tty
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,3 +200,37 @@ def test_signals_still_reach_on_signal_while_the_relay_waits() -> None:
     out, err = proc.communicate(timeout=20)
     assert out == f"status=7 signals=[{int(signal.SIGTERM)}]\n".encode()
     assert err == b""
+
+
+def session_on_a_terminal(argv: list[str]) -> tuple[bytes, bytes]:
+    """The session program with its stderr on a pseudo-terminal (raw: bytes as written)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    proc = subprocess.Popen([sys.executable, "-c", SESSION, *argv], stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every copy of the slave is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    stdout, _ = proc.communicate(timeout=20)
+    return stdout, out
+
+
+def test_on_a_terminal_the_child_writes_to_a_terminal_and_every_byte_arrives() -> None:
+    child = ("import os; os.write(2, b'tty=%d\\n' % os.isatty(2)); "
+             "os.write(2, b'a\\nb\\x00\\xff\\r\\n' + b'z' * 100000 + b'\\nlast')")
+    stdout, err = session_on_a_terminal([sys.executable, "-c", child])
+    assert stdout == b"status=0 signals=[]\n"
+    assert err == b"tty=1\na\nb\x00\xff\r\n" + b"z" * 100000 + b"\nlast"
+
+
+def test_on_a_terminal_the_text_is_replaced_too() -> None:
+    stdout, err = session_on_a_terminal(["sh", "-c", "printf '%s' \"$1\" >&2; exit 127", "sh",
+                                         NOT_FOUND.decode()])
+    assert (stdout, err) == (b"status=127 signals=[]\n", SENTENCE)
