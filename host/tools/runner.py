@@ -8,7 +8,8 @@
   child is always waited for. ``pdeathsig=True`` makes the kernel stop the child when
   crossbox itself dies, even by SIGKILL.
 - ``run_session()``: `podman exec` for ``run`` and ``enter``: crossbox stays its parent to
-  pass signals on (podman exec does not), and ends with its status;
+  pass signals on (podman exec does not), and ends with its status; with a stderr filter,
+  podman's stderr is relayed (``StderrRelay``) so that one line of it can be replaced;
 - ``exec_replace()``: become the command (a one-shot ``podman run``, whose own signal proxy
   reaches the container's agent).
 
