@@ -172,10 +172,15 @@ def _exec_command(spec: GuestSpec, env: dict[str, str]) -> None:
         command = list(spec.command)
         os.execvpe(command[0], command, env)
     except OSError as exc:
+        # The sentences `crossbox run -c BOX` says for podman exec's (crossbox.host.tools.ocierror).
         command0 = spec.command[0]
+        where = f" in {spec.image}" if spec.image else ""
         if exc.errno == errno.ENOENT:
-            os.write(2, f"crossbox: {command0}: command not found\n".encode())
+            os.write(2, f"crossbox: {command0}: command not found{where}\n".encode())
             os._exit(127)
+        if exc.errno == errno.EACCES:
+            os.write(2, f"crossbox: {command0}: permission denied{where}\n".encode())
+            os._exit(126)
         os.write(2, f"crossbox: {command0}: {exc.strerror}\n".encode())
         os._exit(126)
     except BaseException:

@@ -62,6 +62,7 @@ class GuestSpec(NamedTuple):
     held_env: tuple[tuple[str, str], ...] = ()
     masked_preload: bool = False  # /etc/ld.so.preload is masked while the agent starts
     native_libpath: str = ""  # --native-tools: the host's library directories inside (else "")
+    image: str = ""  # one-shot: the image asked for, to name in messages (else "")
 
     def to_argv(self) -> list[str]:
         argv = [
@@ -79,6 +80,8 @@ class GuestSpec(NamedTuple):
         ]
         if self.emulator:
             argv += ["--emulator", self.emulator]
+        if self.image:
+            argv += ["--image", self.image]
         if self.workdir:
             argv += ["--workdir", self.workdir]
         for name, value in self.held_env:
@@ -100,7 +103,7 @@ class GuestSpec(NamedTuple):
         held: list[tuple[str, str]] = []
         command: tuple[str, ...] = ()
         keys = {"--contract", "--container", "--arch", "--user", "--log-level", "--emulator",
-                "--workdir", "--held-env", "--masked-preload", "--native-libpath"}
+                "--workdir", "--held-env", "--masked-preload", "--native-libpath", "--image"}
         i = 1
         while i < len(argv):
             arg = argv[i]
@@ -140,6 +143,7 @@ class GuestSpec(NamedTuple):
             held_env=tuple(held),
             masked_preload=values.get("masked-preload") == "1",
             native_libpath=values.get("native-libpath", ""),
+            image=values.get("image", ""),
         )
 
     def replace(self, **changes: object) -> GuestSpec:

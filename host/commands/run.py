@@ -125,10 +125,18 @@ def session(name: str, container_id: str, command: list[str], preserve_fds: int 
     token = os.urandom(8).hex()
     env[SESSION_VAR] = token
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    args = exec_args.exec_args(container_id, identity.name, _workdir(identity, name),
-                               command or exec_args.shell_command(identity.shell),
+    command = command or exec_args.shell_command(identity.shell)
+    args = exec_args.exec_args(container_id, identity.name, _workdir(identity, name), command,
                                tty=tty, env=env, preserve_fds=preserve_fds)
-    return run_session(args, lambda signum: _signal_session(name, token, signum), own_group=not tty)
+
+    def cannot_start(line: bytes) -> tuple[int, bytes] | None:
+        """podman's OCI text for a command missing or not executable in the box: one sentence."""
+        from ..tools import ocierror
+
+        return ocierror.candidate(command[0], name, line)
+
+    return run_session(args, lambda signum: _signal_session(name, token, signum), own_group=not tty,
+                       stderr_filter=cannot_start)
 
 
 def exec_if_ready(name: str, command: list[str]) -> None:

@@ -58,6 +58,7 @@ def guest_spec(spec: CreateSpec, mode: str = contract.MODE_INIT, workdir: str | 
         held_env=spec.held_env,
         masked_preload=spec.mask_preload,
         native_libpath=spec.native_libpath,
+        image=spec.remote if mode == contract.MODE_ONESHOT else "",
     )
 
 

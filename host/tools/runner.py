@@ -8,7 +8,8 @@
   child is always waited for. ``pdeathsig=True`` makes the kernel stop the child when
   crossbox itself dies, even by SIGKILL.
 - ``run_session()``: `podman exec` for ``run`` and ``enter``: crossbox stays its parent to
-  pass signals on (podman exec does not), and ends with its status;
+  pass signals on (podman exec does not), and ends with its status; with a stderr filter,
+  podman's stderr is relayed (``StderrRelay``) so that one line of it can be replaced;
 - ``exec_replace()``: become the command (a one-shot ``podman run``, whose own signal proxy
   reaches the container's agent).
 
@@ -222,20 +223,231 @@ def which(program: str) -> str | None:
 
 
 SESSION_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+ERROR_PREFIX = b"Error: "
+HOLD_LIMIT = 65536  # an "Error: " line longer than this, still without its newline, is let through
+READ_SIZE = 65536
+DRAIN_WAIT_MS = 50  # after the child's exit: how long the pipe may stay silent before the end
 
 
-def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_group: bool) -> int:
+class StderrRelay:
+    """podman's stderr on its way to crossbox's: every byte at once, as it came, except a line
+    that podman's own error text may begin (``Error: `` at the start of a line).
+
+    Such a line is held until its newline (or the end), then offered to ``candidate``; a line it
+    accepts (podman's text for a command that cannot start: crossbox.host.tools.ocierror) is held
+    until podman exits, and replaced only when podman's status is the one it goes with and nothing
+    came after it. Anything else is written as it was. Writes go straight to the descriptor
+    (os.write, no buffering); a closed or broken stderr drops what follows, never the child.
+    """
+
+    __slots__ = ("broken", "candidate", "held", "line_start", "out", "pending")
+
+    def __init__(self, candidate: Callable[[bytes], tuple[int, bytes] | None], out: int = 2) -> None:
+        self.candidate = candidate
+        self.out = out
+        self.held = b""  # the start of a line that begins, or may begin, with ERROR_PREFIX
+        self.line_start = True
+        self.pending: tuple[int, bytes, bytes] | None = None  # (status, replacement, original)
+        self.broken = False
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.held + chunk if self.held else chunk
+        self.held = b""
+        start = done = 0  # data[done:start] is passed on as it is
+        while start < len(data):
+            if self.line_start and ERROR_PREFIX.startswith(data[start:start + len(ERROR_PREFIX)]):
+                self._emit(data[done:start])
+                end = data.find(b"\n", start) + 1
+                if end == 0:
+                    rest = data[start:]
+                    if len(rest) <= HOLD_LIMIT:
+                        self.held = rest
+                        return
+                    self._emit(rest)
+                    self.line_start = False
+                    return
+                self._line(data[start:end])
+                start = done = end
+                continue
+            end = data.find(b"\n", start) + 1
+            if end == 0:
+                self.line_start = False
+                break
+            start = end
+            self.line_start = True
+        self._emit(data[done:])
+
+    def finish(self, status: int) -> None:
+        """The child has exited with ``status``: say what is still held."""
+        held, self.held = self.held, b""
+        if held:
+            self._line(held)
+        if self.pending is not None and self.pending[0] == status:
+            self._write(self.pending[1])
+            self.pending = None
+        self._flush()
+
+    def _line(self, line: bytes) -> None:
+        found = self.candidate(line) if line.startswith(ERROR_PREFIX) else None
+        if found is None:
+            self._emit(line)
+        else:
+            self._flush()  # an earlier candidate was not podman's last word
+            self.pending = (found[0], found[1], line)
+
+    def _emit(self, data: bytes) -> None:
+        if data:
+            self._flush()
+            self._write(data)
+
+    def _flush(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self._write(pending[2])
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and not self.broken:
+            try:
+                view = view[os.write(self.out, view):]
+            except BlockingIOError:  # a descriptor someone made non-blocking: wait until it takes more
+                import select
+
+                select.select([], [self.out], [], 1.0)
+            except OSError:
+                self.broken = True
+
+
+def _wait_status(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _stderr_channel() -> tuple[int, int]:
+    """(read end, write end) for the session child's stderr.
+
+    A pipe; but when crossbox's own stderr is a terminal, a pseudo-terminal in raw mode (no
+    translation: what podman writes is what crossbox reads), so that podman writes its own
+    messages as it does on a terminal (logrus's short form, ``WARN[0000] ...``, not
+    ``time="..." level=warning msg="..."``). Both ends are closed on exec.
+    """
+    if os.isatty(2):
+        try:
+            import tty
+
+            master, slave = os.openpty()
+            try:
+                tty.setraw(slave)
+            except BaseException:
+                os.close(master)
+                os.close(slave)
+                raise
+            return master, slave
+        except OSError:
+            pass
+    return os.pipe()
+
+
+def _read(fd: int) -> bytes:
+    """One read; a pseudo-terminal whose other side is closed (EIO) is at its end."""
+    try:
+        return os.read(fd, READ_SIZE)
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.EIO:
+            return b""
+        raise
+
+
+def _relay_until_exit(pid: int, fd: int, relay: StderrRelay) -> int:
+    """Pass the child's stderr on until the child has exited; return its status.
+
+    The end is the child's exit (a pidfd), not the pipe's: a process that inherited the pipe's
+    write end (conmon, a daemon) cannot keep crossbox waiting. After the exit, what is already
+    in the pipe is read, until its end or DRAIN_WAIT_MS of silence. poll(2) is retried after
+    each signal (PEP 475), whose handler has passed it on. The child is waited for whatever
+    happens here: a session must never end early, nor be started again by a caller's retry.
+    """
+    try:
+        with contextlib.suppress(Exception):  # a failure of the relay must not lose the child
+            _pump(pid, fd, relay)
+    finally:
+        os.close(fd)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return 125
+    result = _wait_status(status)
+    with contextlib.suppress(Exception):
+        relay.finish(result)
+    return result
+
+
+def _pump(pid: int, fd: int, relay: StderrRelay) -> None:
+    import select
+
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # no pidfd (an old kernel, a seccomp filter): the pipe's end, then the exit
+        pidfd = -1
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    if pidfd >= 0:
+        poller.register(pidfd, select.POLLIN)
+    reading = True
+    try:
+        while reading or pidfd >= 0:
+            events = poller.poll()
+            if pidfd >= 0 and any(ready == pidfd for ready, _ in events):
+                break
+            if reading and any(ready == fd for ready, _ in events):
+                chunk = _read(fd)
+                if chunk:
+                    relay.feed(chunk)
+                else:
+                    reading = False
+                    poller.unregister(fd)
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+    if reading:  # what the child left in the pipe (at most 16 MiB), not a later writer's stream
+        drain = select.poll()
+        drain.register(fd, select.POLLIN)
+        for _ in range(256):
+            if not drain.poll(DRAIN_WAIT_MS):  # a pty's last bytes may be a moment behind
+                break
+            chunk = _read(fd)
+            if not chunk:
+                break
+            relay.feed(chunk)
+
+
+def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_group: bool,
+                stderr_filter: Callable[[bytes], tuple[int, bytes] | None] | None = None) -> int:
     """Run an interactive command (`podman exec`) as crossbox's child and return its status.
 
     SIGINT, SIGTERM, SIGHUP and SIGQUIT that reach crossbox are handed to ``on_signal``
     (which asks the container to signal the session's processes: podman exec passes no
     signal on); the child is waited for whatever happens. ``own_group``: the child gets a
     process group of its own, so that a terminal's Ctrl-C reaches crossbox once, not both.
+    ``stderr_filter``: the child's stderr goes through a pipe (a raw pseudo-terminal when
+    crossbox's stderr is a terminal) and a ``StderrRelay`` with this candidate function
+    (podman's text for a command that cannot start, replaced).
     """
     args = _check_argv(argv)
     if which(args[0]) is None:
         raise missing(args[0])
     _log("session ", args)
+    pipe = None
+    if stderr_filter is not None:
+        try:
+            os.fstat(2)
+        except OSError:  # no stderr at all: nothing to say anything on
+            stderr_filter = None
+        else:
+            pipe = _stderr_channel()
     pid = os.fork()
     if pid == 0:  # the child: nothing here may raise into crossbox's code
         try:
@@ -243,6 +455,8 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
             os.chdir("/")  # podman needs none (--workdir says where), and it may have been deleted
             if own_group:
                 os.setpgid(0, 0)
+            if pipe is not None:
+                os.dup2(pipe[1], 2)  # the copy is inherited; the pipe's own descriptors are not
             os.execvp(args[0], args)
         finally:
             os._exit(125)
@@ -253,15 +467,16 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
 
     for signum in SESSION_SIGNALS:
         signal.signal(signum, forward)
+    if pipe is not None and stderr_filter is not None:
+        os.close(pipe[1])
+        return _relay_until_exit(pid, pipe[0], StderrRelay(stderr_filter))
     while True:
         try:
             _, status = os.waitpid(pid, 0)
             break
         except ChildProcessError:
             return 125
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+    return _wait_status(status)
 
 
 def exec_replace(argv: Sequence[str], env: Mapping[str, str] | None = None) -> NoReturn:

@@ -112,3 +112,34 @@ def test_requests_out_of_the_protocol_signal_nothing(line: str) -> None:
 def test_exit_status_of_a_signalled_command_is_128_plus_the_signal() -> None:
     assert life._status(signal.SIGINT) == 130  # a raw wait status: killed by signal 2
     assert life._status(7 << 8) == 7
+
+
+# --- the one-shot command that cannot start ----------------------------------------------------
+
+@pytest.mark.parametrize(("command", "image", "status", "said"), [
+    ("crossbox-no-such-command", "127.0.0.1:5000/bb:arm64", 127,
+     b"crossbox: crossbox-no-such-command: command not found in 127.0.0.1:5000/bb:arm64\n"),
+    ("/etc/passwd", "127.0.0.1:5000/bb:arm64", 126,
+     b"crossbox: /etc/passwd: permission denied in 127.0.0.1:5000/bb:arm64\n"),
+    ("crossbox-no-such-command", "", 127, b"crossbox: crossbox-no-such-command: command not found\n"),
+])
+def test_a_oneshot_command_that_cannot_start_is_one_sentence(command: str, image: str, status: int,
+                                                            said: bytes) -> None:
+    """The same sentences as `crossbox run -c BOX` says (crossbox.host.tools.ocierror)."""
+    from crossbox.shared.contract import MODE_ONESHOT, GuestSpec
+
+    spec = GuestSpec(mode=MODE_ONESHOT, container="crossbox-run-1234", arch="x86_64", emulator=None,
+                     user=ALICE, workdir="/tmp", command=(command,), image=image)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(w, 2)
+            life._exec_command(spec, {"PATH": "/usr/bin:/bin"})
+        finally:
+            os._exit(99)
+    os.close(w)
+    _, wait_status = os.waitpid(pid, 0)
+    with os.fdopen(r, "rb") as f:
+        assert f.read() == said
+    assert os.waitstatus_to_exitcode(wait_status) == status

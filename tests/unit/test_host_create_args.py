@@ -218,6 +218,7 @@ def test_oneshot_carries_workdir_command_and_environment() -> None:
     assert parsed.mode == contract.MODE_ONESHOT
     assert parsed.workdir == "/home/alice/src"
     assert parsed.command == command
+    assert parsed.image == "registry.fedoraproject.org/fedora-toolbox:42"  # named in its messages
     assert args[-3:] == ["--", "uname", "-m"]
     # A one-shot run gets podman's own /dev: on a terminal runc binds it at /dev/console.
     assert not any(v.startswith("/dev:") for v in values_of(opts, "--volume"))

@@ -66,6 +66,7 @@ def test_to_argv_of_a_native_oneshot_spec_omits_the_emulator_and_ends_with_the_c
         spec(mode=MODE_ONESHOT, command=("--contract", "0", "--", "")),
         spec(user=User("root", 0, 0, "/root", "/bin/sh")),
         spec(container="--", arch="--workdir"),
+        spec(mode=MODE_ONESHOT, command=("nosuch",), image="127.0.0.1:5000/bb:arm64"),
     ],
 )
 def test_from_argv_reads_back_what_to_argv_wrote(s: GuestSpec) -> None:
@@ -87,7 +88,7 @@ specs = st.one_of(
     st.builds(GuestSpec, mode=st.just(MODE_ONESHOT), container=texts, arch=texts,
               emulator=st.none() | nonempty, user=users, workdir=st.none() | nonempty,
               command=st.lists(texts, min_size=1).map(tuple), log_level=texts, contract=st.just(CONTRACT_VERSION),
-              held_env=held, masked_preload=st.booleans(), native_libpath=texts),
+              held_env=held, masked_preload=st.booleans(), native_libpath=texts, image=texts),
 )
 
 
