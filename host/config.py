@@ -175,17 +175,19 @@ def apply(arch: str | None, distro: str | None, release: str | None, image: str 
     - ``--distro`` alone takes the file's release only for the file's own distro;
       ``--release`` alone takes the file's distro.
     """
+    if arch is None:  # an empty --arch '' is the user's (and refused as such), not unset
+        arch = conf.arch
     if image:  # with --distro or --release too, images.resolve refuses the pair
-        return Asked(arch or conf.arch, distro, release, image)
+        return Asked(arch, distro, release, image)
     if distro or release:
         if distro and not release and conf.release and conf.distro and _same_distro(distro, conf.distro):
             release = conf.release
         if release and not distro:
             distro = conf.distro
-        return Asked(arch or conf.arch, distro, release, None)
+        return Asked(arch, distro, release, None)
     if conf.image:
-        return Asked(arch or conf.arch, None, None, conf.image)
-    return Asked(arch or conf.arch, conf.distro, conf.release, None)
+        return Asked(arch, None, None, conf.image)
+    return Asked(arch, conf.distro, conf.release, None)
 
 
 def _same_distro(a: str, b: str) -> bool:

@@ -128,6 +128,11 @@ def ready_id(name: str) -> str | None:
     """The hot path: the id of the crossbox container NAME when it is running and ready."""
     if not is_ready(name):
         return None
+    if locks.is_held(os.path.join(state_dir(name), START_LOCK)):
+        # A start in progress: the agent can be ready before podman calls the container
+        # running, and podman exec refuses until then ("container state improper"). The
+        # slow path waits for the starter.
+        return None
     return recorded_id(name)
 
 

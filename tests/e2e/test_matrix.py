@@ -76,8 +76,8 @@ def test_matrix_asks_once_for_every_missing_image_with_the_total_size(bed: Bed, 
                            rootless=rootless)
     assert refused.returncode == 125, refused.stderr
     assert refused.stderr.count("Download") == 1, refused.stderr
-    assert re.search(rf"Download {re.escape(ref)} for arm64, ppc64le, s390x \([0-9.]+ [kM]B in all\) needs an "
-                     "answer, but there is no terminal to ask on", refused.stderr), refused.stderr
+    assert re.search(rf"crossbox asks \"Download {re.escape(ref)} for arm64, ppc64le, s390x \([0-9.]+ [kM]B in all\)"
+                     r"\?\", but there is no terminal to ask on; pass -y", refused.stderr), refused.stderr
     assert refused.stdout == ""
     term = bed.terminal(["run", "--rm", "-i", ref, "--arch", "arm64,ppc64le,s390x", "uname", "-m"],
                         rootless=rootless)

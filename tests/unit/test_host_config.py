@@ -104,7 +104,8 @@ D = config.Defaults
     # nothing asked: the file's image, else its distro and release; its arch
     ((None, None, None, None), D(arch="arm64", image="i:1", distro="debian"), ("arm64", None, None, "i:1")),
     ((None, None, None, None), D(distro="debian", release="12"), (None, "debian", "12", None)),
-    # --arch wins
+    # --arch wins, even an empty one (which resolution then refuses)
+    (("", None, None, "i:1"), D(arch="arm64"), ("", None, None, "i:1")),
     (("s390x", None, None, None), D(arch="arm64", image="i:1"), ("s390x", None, None, "i:1")),
     # --image wins over the file's distro/release/image, not its arch
     ((None, None, None, "mine:2"), D(arch="arm64", distro="debian", release="12", image="i:1"),

@@ -147,6 +147,19 @@ def test_ready_id_needs_both_the_alive_lock_and_a_recorded_id(base: Path,
     assert state.ready_id(NAME) == "b" * 64
 
 
+def test_ready_id_waits_for_a_start_in_progress(base: Path, alive_lock: Callable[[int], int]) -> None:
+    alive_lock(fcntl.LOCK_SH)
+    state.record_id(NAME, "b" * 64)
+    fd = os.open(base / NAME / "start.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another crossbox, between podman start and its return
+        assert state.is_ready(NAME)
+        assert state.ready_id(NAME) is None
+    finally:
+        os.close(fd)
+    assert state.ready_id(NAME) == "b" * 64
+
+
 def test_prune_removes_the_directories_of_containers_that_are_gone(base: Path) -> None:
     for name in ("kept", "gone", "replaced", "unknown-id"):
         state.new_state_dir(name)
