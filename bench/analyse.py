@@ -80,8 +80,8 @@ def launcher(bench: Bench, rounds: int, box: str) -> None:
     show("launcher start-up and imports (python of the real install)", interleaved(cmds, env, bench.cwd, rounds),
          "python -c pass")
 
-    # crossbox's own hot path (cli.hot_session -> commands.run.exec_if_ready) with less and less around it.
-    hot = f"from crossbox.host.commands.run import exec_if_ready; exec_if_ready({box!r}, ['true'])"
+    # crossbox's own hot path (cli.hot_session -> commands.run.run_if_ready) with less and less around it.
+    hot = f"from crossbox.host.commands.run import run_if_ready; run_if_ready({box!r}, ['true'])"
     cmds = {
         "podman exec BOX true": ["podman", "exec", box, "true"],
         "podman exec, crossbox's arguments": [*(bench.podman_argv_of(bench.store, "] session ", "run", "-c", box,

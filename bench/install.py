@@ -83,15 +83,15 @@ def install(venv: Path) -> Install:
     return done
 
 
-# What pip writes as the `crossbox` console script (project.scripts: crossbox = crossbox.host.cli:main).
+# What pip writes as the `crossbox` console script (project.scripts: crossbox = crossbox.host.cli:entry).
 CONSOLE_SCRIPT = """#!{python}
 # -*- coding: utf-8 -*-
 import re
 import sys
-from crossbox.host.cli import main
+from crossbox.host.cli import entry
 if __name__ == '__main__':
     sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
-    sys.exit(main())
+    sys.exit(entry())
 """
 
 

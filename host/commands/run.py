@@ -139,16 +139,16 @@ def session(name: str, container_id: str, command: list[str], preserve_fds: int 
                        stderr_filter=cannot_start)
 
 
-def exec_if_ready(name: str, command: list[str]) -> None:
-    """The hot path: when the container is running and ready, run the session and exit."""
+def run_if_ready(name: str, command: list[str]) -> int | None:
+    """The hot path: when the container is running and ready, run the session; its status,
+    or None when the usual path must do it (not ready, or anything went wrong before)."""
     container_id = state.ready_id(name)
     if container_id is None:
-        return
+        return None
     try:
-        status = session(name, container_id, command)
+        return session(name, container_id, command)
     except Exception:  # e.g. podman missing: the usual path reports it properly
-        return
-    sys.exit(status)
+        return None
 
 
 def enter_or_run(req: SessionRequest) -> int:

@@ -108,7 +108,8 @@ def test_enter_takes_the_container_as_an_option_too(monkeypatch: pytest.MonkeyPa
 
     asked = []
     monkeypatch.setattr(enter, "enter_or_run", lambda req: asked.append(req.container) or 0)
-    monkeypatch.setattr(run, "exec_if_ready", lambda *a: None)
+    monkeypatch.setattr(run, "enter_or_run", lambda req: asked.append(req.container) or 0)  # the cold hot path
+    monkeypatch.setattr(run, "run_if_ready", lambda *a: None)
     assert cli.main(["enter", "-c", "box"]) == 0
     assert cli.main(["enter", "--container", "box", "box"]) == 0
     assert asked == ["box", "box"]
@@ -237,3 +238,83 @@ def test_log_podman_maps_the_level_to_podmans_names(monkeypatch: pytest.MonkeyPa
         assert seen[-1] == podman_level
     assert cli.main(["list"]) == 0
     assert len(seen) == 4
+
+
+def test_the_hot_path_returns_the_session_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossbox.host.commands import run
+
+    monkeypatch.setattr(run, "run_if_ready", lambda name, command: 7 if name == "box" else None)
+    assert cli.main(["run", "-c", "box", "false"]) == 7
+
+
+def test_entry_leaves_quickly_with_main_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    flushed, left = [], []
+
+    class Stream:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def flush(self) -> None:
+            flushed.append(self.name)
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    monkeypatch.setattr(cli.sys, "stdout", Stream("out"))
+    monkeypatch.setattr(cli.sys, "stderr", Stream("err"))
+    monkeypatch.setattr(cli.os, "_exit", left.append)
+    cli.entry()
+    assert flushed == ["out", "err"] and left == [3]
+
+
+def test_entry_takes_pythons_way_out_when_output_cannot_be_flushed(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken:
+        def flush(self) -> None:
+            raise BrokenPipeError
+
+    monkeypatch.setattr(cli, "main", lambda: 0)
+    monkeypatch.setattr(cli.sys, "stdout", Broken())
+    monkeypatch.setattr(cli.os, "_exit", lambda status: pytest.fail("os._exit with an unflushed stdout"))
+    with pytest.raises(SystemExit) as done:
+        cli.entry()
+    assert done.value.code == 0
+
+
+def test_entry_waits_for_another_thread_still_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        monkeypatch.setattr(cli, "main", lambda: 4)
+        monkeypatch.setattr(cli.os, "_exit", lambda status: pytest.fail("os._exit with a thread running"))
+        with pytest.raises(SystemExit) as done:
+            cli.entry()
+        assert done.value.code == 4
+    finally:
+        release.set()
+        worker.join()
+
+
+def test_a_box_not_ready_is_started_without_the_parser(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from crossbox.host import parser
+    from crossbox.host.commands import run
+    from crossbox.host.errors import container_not_found
+
+    asked = []
+
+    def slow(req: run.SessionRequest) -> int:
+        asked.append((req.container, req.command, req.preserve_fds, req.assume_yes, req.log_level))
+        if req.container == "gone":
+            raise container_not_found("gone")
+        return 5
+
+    monkeypatch.setattr(run, "run_if_ready", lambda *a: None)
+    monkeypatch.setattr(run, "enter_or_run", slow)
+    monkeypatch.setattr(parser, "build_parser", lambda verb: pytest.fail("the parser was built"))
+    assert cli.main(["run", "-c", "box", "--", "uname", "-m"]) == 5
+    assert cli.main(["enter", "box"]) == 5
+    assert asked == [("box", ("uname", "-m"), 0, False, "warning"), ("box", (), 0, False, "warning")]
+    assert cli.main(["run", "-c", "gone", "true"]) == 125  # run keeps Toolbx's statuses
+    assert cli.main(["enter", "gone"]) == 125
+    assert capsys.readouterr().err.count("gone") >= 2

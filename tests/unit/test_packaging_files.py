@@ -142,7 +142,7 @@ def test_shtab_is_an_optional_extra_and_the_agent_is_no_console_script() -> None
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert not any(d.startswith("shtab") for d in project["dependencies"])
     assert project["optional-dependencies"]["completion"] == ["shtab>=1.5"]
-    assert project["scripts"] == {"crossbox": "crossbox.host.cli:main"}
+    assert project["scripts"] == {"crossbox": "crossbox.host.cli:entry"}
     assert "crossbox-guest" not in (PACKAGING / "crossbox.spec").read_text()
 
 
