@@ -16,12 +16,16 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
-from typing import Any
 
 from crossbox.shared.version import VERSION
 
 from . import log
 from .settings import current as settings
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def cache_path() -> str:

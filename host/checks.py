@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import pwd
 import re
-from typing import NamedTuple
 
 from crossbox.shared.arch import Arch, host_arch
+from crossbox.shared.records import NamedTuple
 
 from . import emulator
 from .errors import HostNotReady, doctor_hint
@@ -269,7 +269,6 @@ def failing(checks: list[Check], arches: list[Arch]) -> list[Check]:
 
 def require_foreign_ready(arch: Arch) -> emulator.Emulator:
     """What `create` checks for a foreign architecture before pulling anything."""
-    osr = read_os_release()
     kernel = check_kernel()
     if kernel.status == FAIL:
         raise HostNotReady(kernel.message, f"{kernel.hint}; {doctor_hint(arch.oci)}")
@@ -278,5 +277,5 @@ def require_foreign_ready(arch: Arch) -> emulator.Emulator:
     except emulator.EmulatorProblem as exc:
         raise HostNotReady(
             str(exc),
-            f"{qemu_install_hint(arch, osr)}; {doctor_hint(arch.oci)}",
+            f"{qemu_install_hint(arch, read_os_release())}; {doctor_hint(arch.oci)}",
         ) from None

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import NamedTuple
+
+from crossbox.shared.records import NamedTuple
 
 from .errors import InvalidInput
 

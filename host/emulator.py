@@ -9,9 +9,9 @@ its libraries in the foreign image, and a script has no interpreter there.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from crossbox.shared.arch import Arch, host_arch
+from crossbox.shared.records import NamedTuple
 
 USUAL_DIRS = ("/usr/bin", "/usr/local/bin", "/bin", "/usr/libexec/qemu", "/usr/lib/qemu")
 

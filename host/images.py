@@ -6,9 +6,9 @@ All pure: the table-driven unit tests cover every rule here.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from crossbox.shared.arch import Arch, UnknownArchError, parse_arch
+from crossbox.shared.records import NamedTuple
 
 from .errors import InvalidInput
 from .osrelease import OsRelease

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from crossbox.shared.arch import Arch
+from crossbox.shared.records import NamedTuple
 
 
 class OsRelease(NamedTuple):

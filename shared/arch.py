@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NamedTuple
+
+from crossbox.shared.records import NamedTuple
 
 __all__ = [
     "ARCHITECTURES",

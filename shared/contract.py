@@ -6,7 +6,7 @@ whenever a change here means old containers must be recreated.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from crossbox.shared.records import NamedTuple
 
 from .paths import *  # noqa: F403  (the contract's names, re-exported)
 from .paths import CONTRACT_VERSION, EMULATOR_DIR, MODE_INIT, MODE_ONESHOT

@@ -8,15 +8,17 @@ while podman looks, so that create costs little more than podman's own two calls
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, NamedTuple
 
 from crossbox.shared.arch import host_arch
+from crossbox.shared.records import NamedTuple
 
 from .. import images
 from ..errors import InvalidInput, already_exists
 from ..osrelease import OsRelease, read_os_release
 from ..tools import podman
 from ..tools.runner import missing
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:
     import argparse

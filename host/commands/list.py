@@ -10,16 +10,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, NamedTuple
 
 from crossbox.shared import contract
 from crossbox.shared.arch import from_oci
+from crossbox.shared.records import NamedTuple
 
 from ..pull import human_size
 from ..tools import podman
 
 # 2: a container's "created" is an ISO 8601 UTC timestamp (1 had podman's "2 minutes ago").
 SCHEMA_VERSION = 2
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ContainerRow(NamedTuple):

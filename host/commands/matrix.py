@@ -26,15 +26,17 @@ import io
 import os
 import selectors
 import sys
-from typing import TYPE_CHECKING, BinaryIO
 
 from crossbox.shared.arch import Arch, UnknownArchError, parse_arch
 
 from ..errors import CrossboxError, Exit, InvalidInput, UsageError
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable, Sequence
+    from typing import BinaryIO
 
     from ..images import Target
 

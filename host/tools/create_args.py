@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from crossbox.shared import contract
 from crossbox.shared.arch import Arch
 from crossbox.shared.contract import GuestSpec, User
+from crossbox.shared.records import NamedTuple
 
 from ..interpreter import GuestLaunch
 

@@ -12,9 +12,9 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
 
 from crossbox.shared import contract
+from crossbox.shared.records import NamedTuple
 
 from ..errors import (
     Conflict,
@@ -31,6 +31,11 @@ from ..errors import (
 )
 from ..identity import rootless
 from .runner import Completed, run
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from typing import Any
 
 PODMAN = "podman"
 # podman-rm(1), podman-rmi(1), podman-container-exists(1)

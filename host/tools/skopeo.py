@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import NamedTuple
 
 from crossbox.shared.arch import platform_text
+from crossbox.shared.records import NamedTuple
 
 from ..errors import CrossboxError, InvalidInput, RegistryError, last_error_line
 from ..settings import current as settings
