@@ -495,17 +495,26 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
     from .tools import podman
 
     timeout = ready_timeout() if timeout is None else timeout
-    info = podman.inspect_container(name)
-    if info is None:
-        raise container_not_found(name)
-    check_usable(info)  # before anything is made on the host for it
-    os.makedirs(state_dir(name), mode=0o700, exist_ok=True)
-    if recorded_id(name) != info.id:
-        record_id(name, info.id)
+    known = recorded_id(name)
+    if known is None:
+        # A box this host has no record of: inspect it before anything is made here for it.
+        first = podman.inspect_container(name)
+        if first is None:
+            raise container_not_found(name)
+        check_usable(first)
+        os.makedirs(state_dir(name), mode=0o700, exist_ok=True)
+        known = first.id
+    # Inspected once, inside the lock (what another starter did is then in it): a box whose
+    # state directory knows it saves the inspection before (a tenth of its cold start).
     with start_lock(name, timeout):
         if is_ready(name):
-            return info.id
-        info = podman.inspect_container(name) or info
+            return recorded_id(name) or known
+        info = podman.inspect_container(name)
+        if info is None:
+            raise container_not_found(name)
+        check_usable(info)
+        if recorded_id(name) != info.id:
+            record_id(name, info.id)
         if not info.running and info.state in ("created", "configured") and _split(info):
             from .identity import rootless
 
