@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 from collections.abc import Iterator
 
 from .safety import GuestError
@@ -182,7 +181,7 @@ def write_bytes(path: str, data: bytes, *, mode: int = 0o644, owner: tuple[int, 
             raise UnsafePath(f"the image's {path} is a directory where crossbox writes a file")
         if st is not None and stat.S_ISREG(st.st_mode) and keep_attributes:
             mode, uid, gid = st.st_mode & 0o7777, st.st_uid, st.st_gid
-        tmp = f".{name}.crossbox-{secrets.token_hex(4)}"
+        tmp = f".{name}.crossbox-{os.urandom(4).hex()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                      dir_fd=dir_fd)
         try:
@@ -212,7 +211,7 @@ def symlink(target: str, path: str, *, root: str = ROOT) -> bool:
         with contextlib.suppress(OSError):
             if os.readlink(name, dir_fd=dir_fd) == target:
                 return False
-        tmp = f".{name}.crossbox-{secrets.token_hex(4)}"
+        tmp = f".{name}.crossbox-{os.urandom(4).hex()}"
         os.symlink(target, tmp, dir_fd=dir_fd)
         try:
             os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-from typing import NamedTuple
+
+from crossbox.shared.records import NamedTuple
 
 from .arch import Arch
 
@@ -44,7 +44,10 @@ MAX_LINE = 1920
 MAX_INTERPRETER = 127
 MAX_MAGIC_END = 128
 VALID_FLAGS = "POCF"
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}\Z")
+# An entry name: one of A-Z a-z 0-9, then up to 63 of those or _ . + - (sets, not a regular
+# expression: the agent's start would import re for this one check).
+_NAME_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_NAME_REST = _NAME_FIRST | frozenset("_.+-")
 _RESERVED_NAMES = frozenset({"register", "status"})
 _INITIAL_UID_MAP = ("0", "0", "4294967295")
 
@@ -126,7 +129,9 @@ def _escape(data: bytes) -> str:
 
 def validate(reg: Registration) -> None:
     """Raise InvalidRegistrationError for anything the kernel would refuse."""
-    if not _NAME_RE.match(reg.name) or reg.name in _RESERVED_NAMES:
+    name = reg.name
+    if not (0 < len(name) <= 64 and name[0] in _NAME_FIRST and _NAME_REST.issuperset(name)) \
+            or name in _RESERVED_NAMES:
         raise InvalidRegistrationError(
             f"binfmt_misc entry name {reg.name!r} is not safe: use 1-64 of A-Z a-z 0-9 _ . + -, "
             "not starting with a punctuation mark"

@@ -105,9 +105,30 @@ def test_the_agent_library_holds_only_crossboxs_guest_and_shared(tmp_path: Path)
     assert os.listdir(made) == ["crossbox"]
     assert sorted(os.listdir(os.path.join(made, "crossbox"))) == ["guest", "shared"]
     assert "main.py" in os.listdir(os.path.join(made, "crossbox", "guest"))
-    assert not [n for n in os.listdir(os.path.join(made, "crossbox", "guest")) if not n.endswith(".py")]
+    assert not [n for n in os.listdir(os.path.join(made, "crossbox", "guest"))
+                if not n.endswith(".py") and n != "__pycache__"]
     assert interpreter.agent_lib_dir(launch, base=str(tmp_path)) == made  # made once, by content
     assert os.stat(made).st_mode & 0o777 == 0o755  # a rootful container's root reads it
+
+
+def test_the_agent_library_holds_each_modules_bytecode_checked_against_its_source(tmp_path: Path) -> None:
+    import importlib.util
+    import marshal
+
+    made = interpreter.agent_lib_dir(interpreter.plan(), base=str(tmp_path))
+    for package in ("guest", "shared"):
+        directory = os.path.join(made, "crossbox", package)
+        cache = os.path.join(directory, "__pycache__")
+        assert os.stat(cache).st_mode & 0o777 == 0o755
+        for name in (n for n in os.listdir(directory) if n.endswith(".py")):
+            pyc = importlib.util.cache_from_source(os.path.join(directory, name))
+            with open(pyc, "rb") as f:
+                header = f.read(16)
+                code = marshal.loads(f.read())
+            assert header[:4] == importlib.util.MAGIC_NUMBER
+            assert int.from_bytes(header[4:8], "little") == 0b11  # hash-based, checked
+            assert code.co_filename == f"/run/crossbox/lib/crossbox/{package}/{name}"  # as the agent sees it
+            assert os.stat(pyc).st_mode & 0o777 == 0o644
 
 
 def test_a_version_independent_name_is_taken_only_as_a_relative_link(tmp_path: Path) -> None:
