@@ -14,7 +14,9 @@ from pathlib import Path
 from .context import Bench
 from .harness import BenchError, Side, run, run_pairs, say
 
-TARGETS: dict[str, float | None] = {"B1": 1.25, "B2": 1.5, "B3": 1.2, "B4": 1.1, "B5": 1.05, "B6": 1.3, "B7": None}
+# B3: issue 13 set 2.0 for a create with the image local (the first benchmarks' 1.2 asked a
+# Python launcher to add 20 % to a 100 ms `podman create`; its interpreter's start alone is ~25 %).
+TARGETS: dict[str, float | None] = {"B1": 1.25, "B2": 1.5, "B3": 2.0, "B4": 1.1, "B5": 1.05, "B6": 1.3, "B7": None}
 
 
 def b1_warm_run(bench: Bench) -> None:
