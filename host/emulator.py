@@ -67,10 +67,14 @@ def check_version(path: str) -> None:
     """
     import subprocess
 
+    from .errors import ToolMissing
+    from .tools import runner
+
     name = os.path.basename(path)
     try:
-        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False,
-                              stdin=subprocess.DEVNULL)
+        done = runner.run([path, "--version"], check=False, timeout=10)
+    except ToolMissing:
+        raise EmulatorProblem(f"{name} at {path} does not run: no such file", path) from None
     except (OSError, subprocess.SubprocessError) as exc:
         raise EmulatorProblem(f"{name} at {path} does not run: {exc}", path) from None
     version = parse_version(done.stdout)
