@@ -167,9 +167,9 @@ def image_not_found(name: str) -> NotFound:
     return NotFound(f"image {name} not found", "list the images with `crossbox list --images`")
 
 
-def not_crossbox(name: str) -> InvalidInput:
-    return InvalidInput(f"container {name} was not made by crossbox",
-                        "use podman directly for it, or create one with `crossbox create`")
+def not_crossbox(name: str, hint: str = "use podman directly for it, or create one with `crossbox create`",
+                 ) -> InvalidInput:
+    return InvalidInput(f"container {name} was not made by crossbox", hint)
 
 
 def already_exists(name: str) -> Conflict:

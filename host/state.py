@@ -55,9 +55,15 @@ def _usable_dir(path: str, uid: int) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and os.access(path, os.W_OK | os.X_OK)
 
 
+def _rootless() -> bool:
+    from .identity import rootless
+
+    return rootless()
+
+
 def runtime_base() -> str:
     """crossbox's directory for run-time state: root's, or the user's runtime directory's."""
-    if os.geteuid() == 0:
+    if not _rootless():
         return ROOTFUL_BASE
     from .settings import current as settings
 
@@ -174,7 +180,7 @@ def ensure_state_dir(name: str, owner: tuple[int, int] | None = None) -> str:
     os.makedirs(state_dir(name), mode=0o700, exist_ok=True)  # makedirs gives the mode to the last only
     with contextlib.suppress(FileExistsError):
         os.mkdir(shared, 0o700)
-    if owner is not None and os.geteuid() == 0:
+    if owner is not None and not _rootless():
         st = os.lstat(shared)
         if (st.st_uid, st.st_gid) != owner:
             os.chown(shared, *owner)
@@ -359,7 +365,7 @@ class ReadyWaiter:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
         os.mkfifo(self.path, 0o600)
-        if owner is not None and os.geteuid() == 0:
+        if owner is not None and not _rootless():
             os.chown(self.path, *owner)
         self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self.started = time.monotonic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import log, state
-from ..errors import InvalidInput, container_not_found, container_running
+from ..errors import InvalidInput, container_not_found, container_running, not_crossbox
 from ..tools import podman
 
 
@@ -22,7 +22,7 @@ def rm(names: list[str], force: bool, all_: bool) -> list[str]:
         if info is None:
             raise container_not_found(name)
         if not info.is_crossbox:
-            raise InvalidInput(f"container {name} was not made by crossbox", "remove it with podman")
+            raise not_crossbox(name, "remove it with podman")
         if info.running and not force:
             raise container_running(name)
     if names:
