@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 TESTER = os.environ.get("CROSSBOX_TEST_USER", "tester")
 BINFMT = "/proc/sys/fs/binfmt_misc"
 
-# The test machine's podman configuration (see MACHINE-NOTES): crun fails on hybrid
+# The test machine's podman configuration (measured on the test machines): crun fails on hybrid
 # cgroups here, and the default rlimits exceed what this machine may set.
 CONTAINERS_CONF = """\
 [containers]
