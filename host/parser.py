@@ -97,9 +97,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with ``only``, the parser of that one verb and the global options (a
     command line needs no other, and building them all costs a command as much as its work)."""
     p = _Parser(prog=PROG, description=DESCRIPTION)
-    p.add_argument("--log-level", default="warning", choices=LOG_LEVELS, metavar="LEVEL",
+    p.add_argument("--log-level", default="warning", choices=LOG_LEVELS, metavar="LEVEL", type=str.lower,
                    help="how much to log on stderr: trace or debug, info, warn or warning, error, fatal or "
-                        "panic (Toolbx's names; default: warning)")
+                        "panic (Toolbx's names, in any case; default: warning)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log everything (the same as --log-level debug)")
     p.add_argument("--log-podman", action="store_true",
@@ -136,6 +136,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                    help="foreign boxes: run the compilers (the host's cross compiler, with the box as sysroot), "
                         "binutils, make, a shell for configure and machine-neutral tools natively; "
                         "CROSSBOX_NATIVE_TOOLS=0 turns them off for a session"),
+    c.add_argument("-c", "--container", dest="container_option", metavar="CONTAINER",
+                   help="name of the container (as the CONTAINER argument)")
     c.add_argument("container", nargs="?", metavar="CONTAINER",
                    help="name of the container (default: IMAGE-TAG[-ARCH])")
     yes(c)

@@ -42,7 +42,7 @@ COMPLETES = {
     "authfile": "file",
 }
 # Arguments that take a new name, not an existing one: (verb, destination).
-NEW_NAMES = {("create", "container")}
+NEW_NAMES = {("create", "container"), ("create", "container_option")}
 
 # Where the packages install the generated scripts, under their prefix: debian/rules,
 # crossbox.spec and `make install` (zsh: Debian's vendor directory, else site-functions).

@@ -17,6 +17,7 @@ from ..errors import InvalidInput, already_exists
 from ..osrelease import OsRelease, read_os_release
 from ..tools import podman
 from ..tools.runner import missing
+from . import named_container
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
@@ -333,7 +334,7 @@ def say_native_tools(name: str) -> None:
 
 def main(args: argparse.Namespace) -> int:
     name = create(CreateRequest(arch=args.arch, distro=args.distro, release=args.release,
-                                image=args.image, authfile=args.authfile, name=args.container,
+                                image=args.image, authfile=args.authfile, name=named_container(args),
                                 assume_yes=bool(getattr(args, "assumeyes", False)),
                                 log_level=args.log_level, native_tools=bool(getattr(args, "native_tools", False))))
     print(f"Created container {name}")

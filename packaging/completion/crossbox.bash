@@ -7,7 +7,7 @@
 
 _shtab_crossbox_subparsers=(create enter run list stop rm rmi doctor completion help)
 
-_shtab_crossbox_create_option_strings=(-h --help -v --verbose -a --arch -d --distro -r --release -i --image --authfile --native-tools -y --assumeyes)
+_shtab_crossbox_create_option_strings=(-h --help -v --verbose -a --arch -d --distro -r --release -i --image --authfile --native-tools -c --container -y --assumeyes)
 _shtab_crossbox_enter_option_strings=(-h --help -v --verbose -a --arch -d --distro -r --release -c --container -y --assumeyes)
 _shtab_crossbox_run_option_strings=(-h --help -v --verbose -a --arch -d --distro -r --release -c --container --rm -i --image --authfile --preserve-fds -y --assumeyes)
 _shtab_crossbox_list_option_strings=(-h --help -v --verbose -c --containers -i --images --format)

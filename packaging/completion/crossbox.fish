@@ -57,7 +57,7 @@ complete -c crossbox -e
 complete -c crossbox -f
 
 complete -c crossbox -n _shtab_crossbox_using -s h -l help -d 'show this help message and exit'
-complete -c crossbox -n _shtab_crossbox_using -l log-level -xka "trace debug info warn warning error fatal panic" -d 'how much to log on stderr: trace or debug, info, warn or warning, error, fatal or panic (Toolbx'"'"'s names; default: warning)'
+complete -c crossbox -n _shtab_crossbox_using -l log-level -xka "trace debug info warn warning error fatal panic" -d 'how much to log on stderr: trace or debug, info, warn or warning, error, fatal or panic (Toolbx'"'"'s names, in any case; default: warning)'
 complete -c crossbox -n _shtab_crossbox_using -s v -l verbose -d 'log everything (the same as --log-level debug)'
 complete -c crossbox -n _shtab_crossbox_using -l log-podman -d 'show podman'"'"'s own log lines too, at the same level (podman --log-level), as Toolbx does'
 complete -c crossbox -n _shtab_crossbox_using -l log-format -xka "console json" -d 'log lines for people (console) or for machines (json)'
@@ -72,6 +72,7 @@ complete -c crossbox -n '_shtab_crossbox_using create' -s r -l release -x -d 're
 complete -c crossbox -n '_shtab_crossbox_using create' -s i -l image -xka "(crossbox list --names images 2>/dev/null)" -d 'image to use instead of a distribution'"'"'s toolbox image'
 complete -c crossbox -n '_shtab_crossbox_using create' -l authfile -xka "(__fish_complete_path (commandline -ct))" -d 'registry credentials file (as for podman and skopeo)'
 complete -c crossbox -n '_shtab_crossbox_using create' -l native-tools -d 'foreign boxes: run the compilers (the host'"'"'s cross compiler, with the box as sysroot), binutils, make, a shell for configure and machine-neutral tools natively; CROSSBOX_NATIVE_TOOLS=0 turns them off for a session'
+complete -c crossbox -n '_shtab_crossbox_using create' -s c -l container -x -d 'name of the container (as the CONTAINER argument)'
 complete -c crossbox -n '_shtab_crossbox_using create' -s y -l assumeyes -d 'answer yes to every question'
 complete -c crossbox -n '_shtab_crossbox_using; and test $_shtab_crossbox_npos -eq 0' -a enter -d 'Start the container if needed, wait for it to be ready, and run your login shell in it.'
 complete -c crossbox -n '_shtab_crossbox_using enter' -s h -l help -d 'show this help message and exit'

@@ -91,6 +91,8 @@ def test_help_verb_prints_the_help_of_crossbox_and_of_a_verb(capsys: pytest.Capt
 def test_log_level_takes_toolbxs_names(given: str, level: str) -> None:
     args = parser.build_parser().parse_args(["--log-level", given, "list"])
     assert log.LEVEL_NAMES[args.log_level] == level
+    args = parser.build_parser().parse_args(["--log-level", given.upper(), "list"])  # any case, as Toolbx
+    assert log.LEVEL_NAMES[args.log_level] == level
 
 
 def test_verbose_is_debug(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,6 +118,20 @@ def test_enter_takes_the_container_as_an_option_too(monkeypatch: pytest.MonkeyPa
     assert cli.main(["enter", "-c", "one", "two"]) == 2
     assert "two containers were named, one (-c) and two" in capsys.readouterr().err
     assert cli.hot_session(["enter", "-c", "box"]) == ("box", [])
+
+
+def test_create_takes_the_container_as_an_option_too(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from crossbox.host.commands import create
+
+    asked = []
+    monkeypatch.setattr(create, "create", lambda req: asked.append(req.name) or req.name or "default")
+    assert cli.main(["create", "-c", "box"]) == 0
+    assert cli.main(["create", "--container", "box", "box"]) == 0
+    assert cli.main(["create"]) == 0
+    assert asked == ["box", "box", None]
+    assert cli.main(["create", "-c", "one", "two"]) == 2
+    assert "two containers were named, one (-c) and two" in capsys.readouterr().err
 
 
 def test_json_mode_errors_are_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
