@@ -52,6 +52,17 @@ def test_debian_box_runs_apt_sudo_quietly_and_gives_a_login_shell(bed: Bed, root
     apt = run(bed, rootless, box, "sudo", "apt-get", "-q", "update")
     assert apt.returncode == 0, apt.stdout[-2000:] + apt.stderr[-2000:]
     assert "setgroups" not in apt.stderr and "has died" not in apt.stderr
+    user = "tester" if rootless else "root"
+    who = run(bed, rootless, box, "sh", "-c", 'echo "$USER:$LOGNAME"')
+    assert (who.returncode, who.stdout.strip()) == (0, f"{user}:{user}"), who.stderr
+    handed = Path("/tmp") / f"crossbox-e2e-{box}.txt"
+    handed.write_text("from the host\n")
+    handed.chmod(0o644)
+    try:
+        ran = run(bed, rootless, box, "cat", str(handed))
+        assert (ran.returncode, ran.stdout) == (0, "from the host\n"), ran.stderr
+    finally:
+        handed.unlink()
 
 
 def test_the_session_has_toolbxs_environment(bed: Bed, rootless: bool, box: str) -> None:
@@ -241,11 +252,12 @@ def test_ctrl_c_in_a_foreign_oneshot_ends_it_with_130_and_removes_it(bed: Bed, r
     assert _containers(bed, rootless) - before == set()
 
 
+@pytest.mark.parametrize("arch", ["s390x", "amd64"])  # foreign (qemu under the agent) and native
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_to_a_oneshot_without_a_terminal_reaches_the_command(bed: Bed, rootless: bool,
-                                                                      signum: int) -> None:
+                                                                      signum: int, arch: str) -> None:
     before = _containers(bed, rootless)
-    argv = bed.crossbox_argv(["-y", "run", "--rm", "-i", bed.images["bb-s390x"], "--arch", "s390x", "sh", "-c",
+    argv = bed.crossbox_argv(["-y", "run", "--rm", "-i", bed.images[f"bb-{arch}"], "--arch", arch, "sh", "-c",
                               "echo started; sleep 30"], rootless=rootless)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL, env=None if rootless else bed.root_env(),
@@ -318,6 +330,16 @@ def test_an_agent_that_cannot_start_is_reported_within_3_s(bed: Bed, name: str, 
         took = time.monotonic() - started
         assert ran.returncode == 125
         assert f"container {name} failed to start" in ran.stderr
+        assert took < 3, f"{took:.1f} s: {ran.stderr}"
+        # The host's Python moved away (an upgrade): said before podman is even asked, with the fix.
+        shutil.rmtree(fake)
+        started = time.monotonic()
+        ran = bed.crossbox(["run", "-c", name, "true"])
+        took = time.monotonic() - started
+        assert ran.returncode == 125
+        assert f"container {name} needs {fake}" in ran.stderr and "no longer exists on the host" in ran.stderr
+        assert f"crossbox rm {name}" in ran.stderr  # the fix: recreate it
+        assert "Traceback" not in ran.stderr
         assert took < 3, f"{took:.1f} s: {ran.stderr}"
     finally:
         bed.crossbox(["rm", "--force", name])

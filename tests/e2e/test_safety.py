@@ -224,11 +224,17 @@ def test_no_state_directory_for_a_missing_or_plain_container(bed: Bed, rootless:
     missing = bed.crossbox(["run", "-c", name, "true"], rootless=rootless)
     assert missing.returncode == 125 and f"container {name} not found" in missing.stderr
     assert not (base / name).exists()
+    missing = bed.crossbox(["enter", name], rootless=rootless)
+    assert missing.returncode == 125 and f"container {name} not found" in missing.stderr
+    assert not (base / name).exists()
     plain = f"{name}-plain"
     assert bed.podman(["create", "--name", plain, bed.images["bb-amd64"], "true"], rootless=rootless).returncode == 0
     try:
         refused = bed.crossbox(["run", "-c", plain, "true"], rootless=rootless)
         assert refused.returncode == 125 and "was not made by crossbox" in refused.stderr
+        assert not (base / plain).exists()
+        taken = make(bed, rootless, plain, "bb-arm64")  # a create that fails with a conflict
+        assert taken.returncode == 6 and "already exists" in taken.stderr, taken.stderr
         assert not (base / plain).exists()
     finally:
         bed.podman(["rm", "-f", plain], rootless=rootless)
@@ -280,6 +286,9 @@ BAD_ENV = [
      "is not a readable ELF executable"),
     ("home-with-colon", {"HOME": "/tmp/crossbox-e2e:home"}, 3, "holds ':' or a newline"),
     ("home-is-usr", {"HOME": "/usr"}, 3, "HOME=/usr is a system directory"),
+    ("home-is-root", {"HOME": "/"}, 3, "HOME=/ is a system directory"),
+    ("home-is-etc", {"HOME": "/etc"}, 3, "HOME=/etc is a system directory"),
+    ("runtime-dir-not-own", {"XDG_RUNTIME_DIR": "/usr"}, 4, "is not a directory you own and can write"),
 ]
 
 
