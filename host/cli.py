@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(problem.status)
     args.log_level = log.LEVEL_NAMES["debug" if getattr(args, "verbose", False) else args.log_level]
     log.configure(args.log_level, args.log_format)
-    if args.log_podman:
+    if args.log_podman or getattr(args, "verbose", 0) >= 2:  # -vv: as Toolbx, podman's own lines too
         from .tools import runner
 
         runner.log_podman(log.PODMAN_LEVELS[args.log_level])

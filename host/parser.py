@@ -100,8 +100,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="warning", choices=LOG_LEVELS, metavar="LEVEL", type=str.lower,
                    help="how much to log on stderr: trace or debug, info, warn or warning, error, fatal or "
                         "panic (Toolbx's names, in any case; default: warning)")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="log everything (the same as --log-level debug)")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log everything (the same as --log-level debug); -vv also shows podman's own log lines "
+                        "(--log-podman), as Toolbx")
     p.add_argument("--log-podman", action="store_true",
                    help="show podman's own log lines too, at the same level (podman --log-level), as Toolbx does")
     p.add_argument("--log-format", default="console", choices=["console", "json"],
@@ -116,8 +117,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is not None and name != only:
             return _Skipped()
         sp = sub.add_parser(name, **kwargs)  # type: ignore[arg-type]
-        sp.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log everything (--log-level debug)")
+        sp.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="log everything (--log-level debug); -vv also podman's log lines")
         return sp
 
     def yes(sp: argparse.ArgumentParser) -> None:

@@ -125,6 +125,8 @@ def test_the_box_reports_its_own_machine_and_its_files_stay_as_they_were(bed: Be
                                        "/usr/bin/uname", "/usr/bin/dpkg"]
     listed = json.loads(bed.crossbox(["list", "--format", "json"], rootless=rootless).stdout)
     assert [c["native_tools"] for c in listed["containers"] if c["name"] == box] == [True]
+    table = bed.crossbox(["list", "--containers"], rootless=rootless).stdout
+    assert [line for line in table.splitlines() if line.split()[:1] == [box] and "+native" in line], table
     loader = host_loader()  # its mount point: the only path crossbox adds to the image's own directories
     changed = [line.split(None, 1)[1] for line in bed.podman(["diff", box], rootless=rootless).stdout.splitlines()]
     touched = [p for p in changed if p.startswith(("/usr", "/bin", "/lib", "/sbin"))
@@ -159,6 +161,13 @@ def test_an_s390x_box_builds_natively_too(bed: Bed, rootless: bool, box: str, na
         built = run(bed, rootless, box, "uname -m && make CC=cc && ./prog && command -v cc", cwd=where)
         assert built.returncode == 0, built.stderr
         assert built.stdout.splitlines() == ["s390x", "cc -O2 -o prog prog.c -lm", "root 1.414", f"{NATIVE_BIN}/cc"]
+        assert elf_machine(where / "prog") == EM_S390
+        # The native tools off for a session: the same build, all of it emulated (the box's own cc).
+        (where / "prog").unlink()
+        off = run(bed, rootless, box, "command -v cc && make CC=cc && ./prog", cwd=where,
+                  env={"CROSSBOX_NATIVE_TOOLS": "0"})
+        assert off.returncode == 0, off.stderr
+        assert off.stdout.splitlines() == ["/usr/bin/cc", "cc -O2 -o prog prog.c -lm", "root 1.414"]
         assert elf_machine(where / "prog") == EM_S390
     finally:
         shutil.rmtree(where, ignore_errors=True)

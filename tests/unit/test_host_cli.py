@@ -253,7 +253,11 @@ def test_log_podman_maps_the_level_to_podmans_names(monkeypatch: pytest.MonkeyPa
         assert cli.main(["--log-podman", "--log-level", level, "list"]) == 0
         assert seen[-1] == podman_level
     assert cli.main(["list"]) == 0
+    assert cli.main(["-v", "list"]) == 0
     assert len(seen) == 4
+    assert cli.main(["-vv", "list"]) == 0  # as Toolbx: -vv is debug and podman's own lines
+    assert cli.main(["list", "-vv"]) == 0
+    assert seen[4:] == ["debug", "debug"]
 
 
 def test_the_hot_path_returns_the_session_status(monkeypatch: pytest.MonkeyPatch) -> None:
