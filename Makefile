@@ -69,7 +69,7 @@ lint: venv ## ruff, and mypy (strict on shared/ and guest/)
 	cd .lint && ../$(VENV)/bin/mypy --config-file ../pyproject.toml ../packaging/generate.py
 	MYPYPATH=tests $(VENV)/bin/mypy --config-file pyproject.toml bench
 
-bench: setup venv ## benchmarks against raw podman, skopeo and qemu (ratios; BENCH_ARGS=--help for options)
+bench: setup venv ## benchmarks against raw podman, skopeo, qemu and the peers toolbox and distrobox (ratios; BENCH_ARGS=--help for options)
 	PYTHONPATH=tests $(PY) -m bench $(BENCH_ARGS)
 
 demo: setup venv ## the main job: an arm64 container from a demo image on 127.0.0.1, prints aarch64
