@@ -110,8 +110,20 @@ def _signal_session(name: str, token: str, signum: int) -> None:
         os.close(fd)
 
 
-def session(name: str, container_id: str, command: list[str], preserve_fds: int = 0) -> int:
-    """`podman exec` into the ready container; crossbox waits for it and passes signals on."""
+NOT_RUNNING = b"Error: can only create exec sessions on running containers"
+NOT_RUNNING_STATUS = 255  # podman exec's own failure
+
+
+class StoppedMeanwhile(Exception):
+    """podman refused the exec because the container is not running (nothing ran): the box
+    looked ready from a lock a stopping container's last process still held."""
+
+
+def session(name: str, container_id: str, command: list[str], preserve_fds: int = 0,
+            retry_if_stopped: bool = False) -> int:
+    """`podman exec` into the ready container; crossbox waits for it and passes signals on.
+    retry_if_stopped: raise StoppedMeanwhile (podman's line held back) when podman says the
+    container is not running, so that the caller starts it and runs the command then."""
     from crossbox.shared.paths import SESSION_VAR
 
     from ..tools.runner import run_session
@@ -129,14 +141,22 @@ def session(name: str, container_id: str, command: list[str], preserve_fds: int 
     args = exec_args.exec_args(container_id, identity.name, _workdir(identity, name), command,
                                tty=tty, env=env, preserve_fds=preserve_fds)
 
+    stopped: list[bool] = []
+
     def cannot_start(line: bytes) -> tuple[int, bytes] | None:
         """podman's OCI text for a command missing or not executable in the box: one sentence."""
+        if retry_if_stopped and line.startswith(NOT_RUNNING):
+            stopped.append(True)
+            return NOT_RUNNING_STATUS, b""
         from ..tools import ocierror
 
         return ocierror.candidate(command[0], name, line)
 
-    return run_session(args, lambda signum: _signal_session(name, token, signum), own_group=not tty,
-                       stderr_filter=cannot_start)
+    status = run_session(args, lambda signum: _signal_session(name, token, signum), own_group=not tty,
+                         stderr_filter=cannot_start)
+    if stopped and status == NOT_RUNNING_STATUS:
+        raise StoppedMeanwhile(name)
+    return status
 
 
 def run_if_ready(name: str, command: list[str]) -> int | None:
@@ -146,8 +166,8 @@ def run_if_ready(name: str, command: list[str]) -> int | None:
     if container_id is None:
         return None
     try:
-        return session(name, container_id, command)
-    except Exception:  # e.g. podman missing: the usual path reports it properly
+        return session(name, container_id, command, retry_if_stopped=True)
+    except Exception:  # e.g. podman missing, or the box stopping: the usual path does it properly
         return None
 
 
@@ -155,7 +175,10 @@ def enter_or_run(req: SessionRequest) -> int:
     if req.container and not (req.arch or req.distro or req.release):
         container_id = state.ready_id(req.container)
         if container_id is not None and not req.preserve_fds:
-            return session(req.container, container_id, list(req.command))
+            try:
+                return session(req.container, container_id, list(req.command), retry_if_stopped=True)
+            except StoppedMeanwhile:
+                pass  # started below
     return _slow_path(req)
 
 
@@ -196,7 +219,10 @@ def _slow_path(req: SessionRequest) -> int:
             create(CreateRequest(arch=target.arch.name, image=str(target.remote), name=name,
                                  assume_yes=req.assume_yes, log_level=req.log_level))
             container_id = state.ensure_ready(name)
-    return session(name, container_id, list(req.command), req.preserve_fds)
+    try:
+        return session(name, container_id, list(req.command), req.preserve_fds, retry_if_stopped=True)
+    except StoppedMeanwhile:  # stopped between its start and the exec: once more
+        return session(name, state.ensure_ready(name), list(req.command), req.preserve_fds)
 
 
 def _the_only_container(req: SessionRequest) -> str | None:
