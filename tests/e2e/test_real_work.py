@@ -26,6 +26,18 @@ def run(bed: Bed, rootless: bool, box: str, *command: str, env: dict[str, str] |
     return bed.crossbox(["run", "-c", box, *command], rootless=rootless, env=env)
 
 
+def assert_reads_the_hosts_tmp(bed: Bed, rootless: bool, box: str) -> None:
+    """A file the host writes in its /tmp is readable in the box (the host's /tmp is the box's)."""
+    handed = Path("/tmp") / f"crossbox-e2e-{box}.txt"
+    handed.write_text("from the host\n")
+    handed.chmod(0o644)
+    try:
+        ran = run(bed, rootless, box, "cat", str(handed))
+        assert (ran.returncode, ran.stdout) == (0, "from the host\n"), ran.stderr
+    finally:
+        handed.unlink()
+
+
 # -- shell scripts under emulation (argv[0] kept: the P flag) ------------------------------------
 
 @pytest.mark.parametrize(("arch", "image"), [("arm64", "bb-arm64"), ("s390x", "bb-s390x")])
@@ -55,14 +67,7 @@ def test_debian_box_runs_apt_sudo_quietly_and_gives_a_login_shell(bed: Bed, root
     user = "tester" if rootless else "root"
     who = run(bed, rootless, box, "sh", "-c", 'echo "$USER:$LOGNAME"')
     assert (who.returncode, who.stdout.strip()) == (0, f"{user}:{user}"), who.stderr
-    handed = Path("/tmp") / f"crossbox-e2e-{box}.txt"
-    handed.write_text("from the host\n")
-    handed.chmod(0o644)
-    try:
-        ran = run(bed, rootless, box, "cat", str(handed))
-        assert (ran.returncode, ran.stdout) == (0, "from the host\n"), ran.stderr
-    finally:
-        handed.unlink()
+    assert_reads_the_hosts_tmp(bed, rootless, box)
 
 
 def test_the_session_has_toolbxs_environment(bed: Bed, rootless: bool, box: str) -> None:
@@ -80,16 +85,9 @@ def test_the_session_has_toolbxs_environment(bed: Bed, rootless: bool, box: str)
     assert "LD_PRELOAD" not in env
 
 
-def test_the_hosts_tmp_is_shared(bed: Bed, rootless: bool, box: str, tmp_path: Path) -> None:
+def test_the_hosts_tmp_is_shared(bed: Bed, rootless: bool, box: str) -> None:
     make(bed, rootless, box, "bb-arm64")
-    handed = Path("/tmp") / f"crossbox-e2e-{box}.txt"
-    handed.write_text("from the host\n")
-    handed.chmod(0o644)
-    try:
-        ran = run(bed, rootless, box, "cat", str(handed))
-        assert (ran.returncode, ran.stdout) == (0, "from the host\n"), ran.stderr
-    finally:
-        handed.unlink()
+    assert_reads_the_hosts_tmp(bed, rootless, box)
 
 
 def test_run_sees_what_the_login_profile_sets(bed: Bed, box: str) -> None:
