@@ -27,6 +27,8 @@ import time
 from crossbox.shared import locks
 from crossbox.shared.paths import ALIVE_LOCK, READY_ERROR, READY_FIFO, READY_OK, START_LOCK
 
+from .identity import rootless
+
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:
@@ -55,15 +57,9 @@ def _usable_dir(path: str, uid: int) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and os.access(path, os.W_OK | os.X_OK)
 
 
-def _rootless() -> bool:
-    from .identity import rootless
-
-    return rootless()
-
-
 def runtime_base() -> str:
     """crossbox's directory for run-time state: root's, or the user's runtime directory's."""
-    if not _rootless():
+    if not rootless():
         return ROOTFUL_BASE
     from .settings import current as settings
 
@@ -180,7 +176,7 @@ def ensure_state_dir(name: str, owner: tuple[int, int] | None = None) -> str:
     os.makedirs(state_dir(name), mode=0o700, exist_ok=True)  # makedirs gives the mode to the last only
     with contextlib.suppress(FileExistsError):
         os.mkdir(shared, 0o700)
-    if owner is not None and not _rootless():
+    if owner is not None and not rootless():
         st = os.lstat(shared)
         if (st.st_uid, st.st_gid) != owner:
             os.chown(shared, *owner)
@@ -365,7 +361,7 @@ class ReadyWaiter:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
         os.mkfifo(self.path, 0o600)
-        if owner is not None and not _rootless():
+        if owner is not None and not rootless():
             os.chown(self.path, *owner)
         self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         self.started = time.monotonic()
@@ -431,8 +427,6 @@ class ReadyWaiter:
 # -- start ---------------------------------------------------------------------------------
 
 def _owner(info: ContainerInfo) -> tuple[int, int] | None:
-    from .identity import rootless
-
     if not rootless():
         hid = info.host_id_of_root()
         if hid is not None:
@@ -521,11 +515,8 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
         check_usable(info)
         if recorded_id(name) != info.id:
             record_id(name, info.id)
-        if not info.running and info.state in ("created", "configured") and _split(info):
-            from .identity import rootless
-
-            if not rootless():
-                info = make_contiguous(info)
+        if not info.running and info.state in ("created", "configured") and not rootless() and _split(info):
+            info = make_contiguous(info)
         if info.running:
             # Started outside crossbox just now, or its agent is still setting up.
             deadline = time.monotonic() + timeout
