@@ -12,7 +12,6 @@ Light to import (the hot path reads ``runtime_dir`` from here).
 
 from __future__ import annotations
 
-import math
 import os
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
@@ -30,7 +29,7 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise BadValue("takes a number of seconds, such as 30") from None
-    if not math.isfinite(value) or value <= 0:
+    if not 0 < value < float("inf"):  # NaN fails too (math, a shared library to load, is not needed)
         raise BadValue("takes a finite number of seconds above 0, such as 30")
     return value
 

@@ -20,7 +20,6 @@ progress spinner are imported by ``ensure_ready()`` only.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 
@@ -32,8 +31,6 @@ from .identity import rootless
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from .tools.podman import ContainerInfo
 
 ROOTFUL_BASE = "/run/crossbox"
@@ -43,6 +40,23 @@ SHARED = "box"
 CONTAINER_ID_LENGTH = 64
 FIRST_WAIT_SECONDS = 1.0
 UNFINISHED_CREATE_SECONDS = 600.0
+
+
+# try/except, not contextlib.suppress: contextlib and what it imports would cost the hot
+# path, which imports this module, a few milliseconds.
+def _mkdir_private(path: str) -> None:
+    """mkdir with mode 0700, unless the path exists."""
+    try:  # noqa: SIM105 (no contextlib on the hot path)
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+
+
+def _unlink_if_present(path: str) -> None:
+    try:  # noqa: SIM105 (no contextlib on the hot path)
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 # -- where ---------------------------------------------------------------------------------
@@ -81,8 +95,7 @@ def rootless_runtime_base(uid: int, given: str | None, usual: str | None = None,
     if _usable_dir(usual, uid):
         return os.path.join(usual, "crossbox")
     fallback = fallback or f"/tmp/crossbox-run-{uid}"
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(fallback, 0o700)
+    _mkdir_private(fallback)
     if not _usable_dir(fallback, uid):
         from .errors import HostNotReady
 
@@ -109,13 +122,19 @@ def shared_dir(name: str) -> str:
 
 # -- locks and the hot path ----------------------------------------------------------------
 
-@contextlib.contextmanager
-def user_lock(file_name: str) -> Iterator[None]:
+class user_lock:  # used as a function: `with user_lock(file_name):`
     """An exclusive lock shared by every crossbox of this user (or of root)."""
-    directory = runtime_base()
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    with locks.locked(os.path.join(directory, file_name)):
-        yield
+
+    def __init__(self, file_name: str) -> None:
+        directory = runtime_base()
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        self.lock = locks.locked(os.path.join(directory, file_name))
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.__exit__()
 
 
 def is_ready(name: str) -> bool:
@@ -162,8 +181,7 @@ def new_state_dir(name: str) -> bool:
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(shared_dir(name), 0o700)
+        _mkdir_private(shared_dir(name))
         return False
     os.mkdir(shared_dir(name), 0o700)
     return True
@@ -174,8 +192,7 @@ def ensure_state_dir(name: str, owner: tuple[int, int] | None = None) -> str:
     is chowned to container root's host ids when given. Returns the shared part."""
     shared = shared_dir(name)
     os.makedirs(state_dir(name), mode=0o700, exist_ok=True)  # makedirs gives the mode to the last only
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(shared, 0o700)
+    _mkdir_private(shared)
     if owner is not None and not rootless():
         st = os.lstat(shared)
         if (st.st_uid, st.st_gid) != owner:
@@ -218,8 +235,7 @@ def record_id(name: str, container_id: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(key + "\n")
     tmp = os.path.join(directory, f".{ID_FILE}.new")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
+    _unlink_if_present(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(container_id + "\n")
@@ -328,17 +344,23 @@ def ready_timeout() -> float:
     return settings().ready_timeout
 
 
-@contextlib.contextmanager
-def start_lock(name: str, timeout: float) -> Iterator[None]:
+class start_lock:  # used as a function: `with start_lock(name, timeout):`
     """One starter per container; a second one waits, then finds it ready."""
-    path = os.path.join(state_dir(name), START_LOCK)
-    try:
-        with locks.locked(path, timeout=timeout):
-            yield
-    except locks.LockTimeout:
-        from .errors import GuestFailed
 
-        raise GuestFailed(f"another crossbox has been starting container {name} for over {timeout:.0f} s") from None
+    def __init__(self, name: str, timeout: float) -> None:
+        try:
+            self.lock = locks.locked(os.path.join(state_dir(name), START_LOCK), timeout=timeout)
+        except locks.LockTimeout:
+            from .errors import GuestFailed
+
+            raise GuestFailed(f"another crossbox has been starting container {name} for over {timeout:.0f} s") \
+                from None
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.lock.__exit__()
 
 
 # -- readiness -----------------------------------------------------------------------------
@@ -358,8 +380,7 @@ class ReadyWaiter:
     def __init__(self, name: str, owner: tuple[int, int] | None) -> None:
         self.dir = ensure_state_dir(name, owner)
         self.path = os.path.join(self.dir, READY_FIFO)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        _unlink_if_present(self.path)
         os.mkfifo(self.path, 0o600)
         if owner is not None and not rootless():
             os.chown(self.path, *owner)
@@ -418,10 +439,14 @@ class ReadyWaiter:
         return ReadyReport(False, "the guest agent exited before it reported", elapsed)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (no contextlib on the hot path)
             os.close(self.fd)
-        with contextlib.suppress(OSError):
+        except OSError:
+            pass
+        try:  # noqa: SIM105 (no contextlib on the hot path)
             os.unlink(self.path)
+        except OSError:
+            pass
 
 
 # -- start ---------------------------------------------------------------------------------
@@ -558,6 +583,5 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
             raise GuestFailed(f"container {name} failed to start: {detail}",
                               f"see `podman logs {name}`")
         log.debug("container ready", name=name, seconds=round(report.elapsed, 3), agent=report.message)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(state_dir(name), CREATE_ARGS_FILE))  # only a box never started needs it
+        _unlink_if_present(os.path.join(state_dir(name), CREATE_ARGS_FILE))  # only a box never started needs it
         return info.id

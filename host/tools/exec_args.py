@@ -11,9 +11,12 @@ The environment of a session, as Toolbx gives it and then some:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from crossbox.shared.sessionenv import normalize_locale
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Toolbx's list (src/pkg/utils/utils.go, preservedEnvironmentVariables, 0.3), without
 # TOOLBOX_PATH (toolbox's own binary), with the locale variables and NO_COLOR added.

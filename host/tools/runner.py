@@ -20,18 +20,21 @@ hot path can exec through here.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:
+    import signal
     import subprocess
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any, NoReturn
 
     from ..errors import ToolMissing
+else:
+    # signal's C half: the same functions and numbers, without the enum module the Python
+    # half imports (with contextlib's, about 5 ms of every `crossbox run`, which comes here).
+    import _signal as signal
 
 WHY = {
     "podman": "to run containers",
@@ -182,33 +185,46 @@ def start(argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | Non
         raise missing(args[0]) from None
 
 
-@contextlib.contextmanager
-def spawn(argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | None = None,
-          stderr: int | None = None, env: Mapping[str, str] | None = None,
-          new_session: bool = False, pdeathsig: bool = False,
-          grace: float = STOP_GRACE_SECONDS) -> Iterator[subprocess.Popen[str]]:
-    """Start a command for the block; stop it if the block fails; always wait for it."""
-    import subprocess
+class spawn:  # used as a function: `with spawn(argv) as proc:`
+    """Start a command for the block; stop it if the block fails; always wait for it.
 
-    proc = start(argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env, new_session=new_session,
-                 pdeathsig=pdeathsig)
-    try:
-        yield proc
-    except BaseException as exc:
+    A class, not a contextlib generator: contextlib and what it imports cost the hot path,
+    which imports this module, a few milliseconds."""
+
+    def __init__(self, argv: Sequence[str], *, stdin: int | None = DEVNULL, stdout: int | None = None,
+                 stderr: int | None = None, env: Mapping[str, str] | None = None,
+                 new_session: bool = False, pdeathsig: bool = False,
+                 grace: float = STOP_GRACE_SECONDS) -> None:
+        self.proc: subprocess.Popen[str] = start(argv, stdin=stdin, stdout=stdout, stderr=stderr, env=env,
+                                                 new_session=new_session, pdeathsig=pdeathsig)
+        self.grace = grace
+
+    def __enter__(self) -> subprocess.Popen[str]:
+        return self.proc
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        proc = self.proc
+        try:
+            if exc is not None:
+                self._stop(proc, exc)
+        finally:
+            if proc.poll() is None:
+                proc.wait()
+
+    def _stop(self, proc: subprocess.Popen[str], exc: BaseException) -> None:
+        import contextlib
+        import subprocess
+
         from ..signals import deferred
 
         with deferred():  # a second Ctrl-C must not cut the stop short
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal_for(exc))
             try:
-                proc.wait(timeout=grace)
+                proc.wait(timeout=self.grace)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.wait()
 
 
 def which(program: str) -> str | None:
@@ -371,8 +387,9 @@ def _relay_until_exit(pid: int, fd: int, relay: StderrRelay) -> int:
     happens here: a session must never end early, nor be started again by a caller's retry.
     """
     try:
-        with contextlib.suppress(Exception):  # a failure of the relay must not lose the child
-            _pump(pid, fd, relay)
+        _pump(pid, fd, relay)
+    except Exception:  # a failure of the relay must not lose the child
+        pass
     finally:
         os.close(fd)
     try:
@@ -380,8 +397,10 @@ def _relay_until_exit(pid: int, fd: int, relay: StderrRelay) -> int:
     except ChildProcessError:
         return 125
     result = _wait_status(status)
-    with contextlib.suppress(Exception):
+    try:  # noqa: SIM105 (no contextlib on the hot path)
         relay.finish(result)
+    except Exception:  # the child's status stands whatever the relay does
+        pass
     return result
 
 
@@ -437,7 +456,8 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
     (podman's text for a command that cannot start, replaced).
     """
     args = _check_argv(argv)
-    if which(args[0]) is None:
+    program = which(args[0])
+    if program is None:
         raise missing(args[0])
     _log("session ", args)
     pipe = None
@@ -457,13 +477,15 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
                 os.setpgid(0, 0)
             if pipe is not None:
                 os.dup2(pipe[1], 2)  # the copy is inherited; the pipe's own descriptors are not
-            os.execvp(args[0], args)
+            os.execv(program, args)  # found above: os.execvp would search PATH again, importing warnings
         finally:
             os._exit(125)
 
     def forward(signum: int, frame: object) -> None:
-        with contextlib.suppress(Exception):  # a signal must never end crossbox before its child
+        try:  # noqa: SIM105 (no contextlib on the hot path)
             on_signal(signum)
+        except Exception:  # a signal must never end crossbox before its child
+            pass
 
     for signum in SESSION_SIGNALS:
         signal.signal(signum, forward)

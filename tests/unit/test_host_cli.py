@@ -338,3 +338,35 @@ def test_a_box_not_ready_is_started_without_the_parser(monkeypatch: pytest.Monke
     assert cli.main(["run", "-c", "gone", "true"]) == 125  # run keeps Toolbx's statuses
     assert cli.main(["enter", "gone"]) == 125
     assert capsys.readouterr().err.count("gone") >= 2
+
+
+# What `crossbox run -c BOX CMD` on a ready box imports: cli, the run verb, the state, the runner.
+HOT_PATH_MODULES = ("crossbox.host.cli", "crossbox.host.commands.run", "crossbox.host.tools.runner",
+                    "crossbox.host.settings", "crossbox.shared.nativetools", "crossbox.shared.sessionenv")
+# Each costs a warm run milliseconds on its own or through what it imports (enum: about 5 ms here).
+NOT_ON_THE_HOT_PATH = ("argparse", "collections", "contextlib", "dataclasses", "enum", "functools", "math", "re",
+                       "shlex", "signal", "subprocess", "typing", "warnings")
+
+
+def test_the_hot_path_imports_nothing_heavy(tmp_path: pytest.TempPathFactory) -> None:
+    """In a bare interpreter (-S: no site, whose .pth files import what they like), the hot
+    path's modules load none of the heavy stdlib modules."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(cli.__file__).resolve().parents[1]
+    package = Path(str(tmp_path)) / "crossbox"
+    package.mkdir()
+    for part in ("host", "shared"):
+        (package / part).symlink_to(repo / part)
+    code = ("import sys\n"
+            "before = set(sys.modules)\n"
+            f"for name in {HOT_PATH_MODULES!r}:\n"
+            "    __import__(name)\n"
+            f"print(' '.join(sorted(set({NOT_ON_THE_HOT_PATH!r}) & (set(sys.modules) - before))))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    done = subprocess.run([sys.executable, "-S", "-B", "-c", code], capture_output=True, text=True, check=True,
+                          env={**env, "PYTHONPATH": str(tmp_path)})
+    assert done.stdout.strip() == "", done.stdout + done.stderr
