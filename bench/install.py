@@ -9,8 +9,9 @@ base interpreter, with its bytecode compiled.
 For an ordinary user (the peers' benchmark runs rootless), whose account cannot
 reach that interpreter, `install_for_user` installs with `pip --target` into a
 directory the user can read, compiles it with the user's interpreter (Debian's
-python3) and writes the console script pip would write for that interpreter:
-the same program as /usr/bin/crossbox of a Debian package, on PYTHONPATH.
+python3) and installs crossbox's launcher (packaging/bin/crossbox) with that interpreter
+on its first line, as pip does: the same program as /usr/bin/crossbox of a Debian package,
+on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from pathlib import Path
 from .harness import run, say
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "host", "guest", "shared")
+SOURCES = ("pyproject.toml", "README.md", "host", "guest", "shared", "packaging/bin")
+LAUNCHER = REPO / "packaging" / "bin" / "crossbox"
 
 
 def clean_env(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -83,16 +85,10 @@ def install(venv: Path) -> Install:
     return done
 
 
-# What pip writes as the `crossbox` console script (project.scripts: crossbox = crossbox.host.cli:entry).
-CONSOLE_SCRIPT = """#!{python}
-# -*- coding: utf-8 -*-
-import re
-import sys
-from crossbox.host.cli import entry
-if __name__ == '__main__':
-    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
-    sys.exit(entry())
-"""
+def launcher_for(python: str) -> str:
+    """packaging/bin/crossbox with ``python`` on its first line, as an installer writes it."""
+    _, rest = LAUNCHER.read_text().split("\n", 1)
+    return f"#!{python}\n{rest}"
 
 
 @dataclass(frozen=True)
@@ -128,7 +124,7 @@ def install_for_user(root: Path, python: str = "/usr/bin/python3") -> UserInstal
     run([python, "-m", "compileall", "-q", str(done.site)], env)
     script = Path(done.crossbox)
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(CONSOLE_SCRIPT.format(python=python))
+    script.write_text(launcher_for(python))
     script.chmod(0o755)
     shutil.rmtree(src, ignore_errors=True)
     for path in (root, *root.rglob("*")):  # chmod -R a+rX

@@ -210,13 +210,18 @@ def test_the_wheel_installs_into_a_fresh_venv_as_the_crossbox_package_only(tmp_p
     (sdist,) = dist.glob("crossbox-*.tar.gz")
 
     with zipfile.ZipFile(wheel) as whl:
-        tops = {name.split("/", 1)[0] for name in whl.namelist()}
-        dist_info = f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"
-        entry_points = whl.read(f"{dist_info}/entry_points.txt").decode()
+        names = whl.namelist()
+        tops = {name.split("/", 1)[0] for name in names}
+        name_version = "-".join(wheel.name.split("-")[:2])
+        dist_info, data = f"{name_version}.dist-info", f"{name_version}.data"
         metadata = whl.read(f"{dist_info}/METADATA").decode()
-    assert tops == {"crossbox", dist_info}
-    # One console script: the guest agent is started by the host's Python, not from PATH.
-    assert re.findall(r"^(\S+) = ", entry_points, re.M) == ["crossbox"]
+        launcher = whl.read(f"{data}/scripts/crossbox").decode()
+    assert tops == {"crossbox", dist_info, data}
+    # One program, crossbox's own launcher (a `#!python` line for the installer to rewrite), no
+    # entry-point script: the guest agent is started by the host's Python, not from PATH.
+    assert [n for n in names if n.startswith(f"{data}/")] == [f"{data}/scripts/crossbox"]
+    assert f"{dist_info}/entry_points.txt" not in names
+    assert launcher.startswith("#!python\n") and "from crossbox.host.cli import entry" in launcher
     requires = re.findall(r"^Requires-Dist: (.*)$", metadata, re.M)
     shtab = [r for r in requires if r.startswith("shtab")]
     assert shtab and all("extra ==" in r for r in shtab), requires  # never a requirement of its own
@@ -241,6 +246,7 @@ def test_the_wheel_installs_into_a_fresh_venv_as_the_crossbox_package_only(tmp_p
 
     env = {"PATH": f"{venv / 'bin'}:{PATH}", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     outside = {"cwd": str(tmp_path), "env": env}  # not the repository, whose host/ must not be what runs
+    assert (venv / "bin" / "crossbox").read_text().startswith(f"#!{venv / 'bin' / 'python'}\n")
     assert sh.run([str(venv / "bin" / "crossbox"), "--version"], **outside).stdout == "crossbox 0.1.0\n"
     doctor = sh.run([str(venv / "bin" / "crossbox"), "doctor", "--format", "json"], check=False, **outside)
     assert doctor.returncode in (0, 1), doctor.stderr

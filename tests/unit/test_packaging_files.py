@@ -139,11 +139,25 @@ def test_debian_package_depends_and_recommends_what_the_host_needs() -> None:
 
 
 def test_shtab_is_an_optional_extra_and_the_agent_is_no_console_script() -> None:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    project = config["project"]
     assert not any(d.startswith("shtab") for d in project["dependencies"])
     assert project["optional-dependencies"]["completion"] == ["shtab>=1.5"]
-    assert project["scripts"] == {"crossbox": "crossbox.host.cli:entry"}
+    # One program, crossbox's own launcher (no generated entry-point script).
+    assert "scripts" not in project and "gui-scripts" not in project
+    assert config["tool"]["setuptools"]["script-files"] == ["packaging/bin/crossbox"]
     assert "crossbox-guest" not in (PACKAGING / "crossbox.spec").read_text()
+
+
+def test_the_launcher_runs_the_cli_entry_and_imports_nothing_else() -> None:
+    import ast
+
+    launcher = PACKAGING / "bin" / "crossbox"
+    text = launcher.read_text()
+    assert text.startswith("#!/usr/bin/python3\n")  # setuptools and the installers rewrite a python line
+    assert launcher.stat().st_mode & 0o111
+    body = ast.parse(text).body
+    assert [ast.unparse(node) for node in body] == ["from crossbox.host.cli import entry", "entry()"]
 
 
 def test_debian_copyright_is_machine_readable_with_a_notice_and_the_common_license() -> None:
