@@ -17,8 +17,8 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--pairs", type=int, default=None,
-                   help="counted pairs (rounds, for the peers) per case (default: 20 for B1, B6, B7, P1; 5 for "
-                        "B8, B9; 10 for the others)")
+                   help="counted pairs (rounds, for the peers) per case (default: 60 for B1, 20 for B6, B7, "
+                        "P1; 5 for B8, B9; 10 for the others)")
     p.add_argument("--warmup", type=int, default=1,
                    help="warm-up pairs (rounds) per case, not counted (default 1)")
     p.add_argument("--list-n", type=int, default=50, help="containers for B6 (default 50)")

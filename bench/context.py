@@ -26,6 +26,10 @@ STATE_BASE = "/run/crossbox/containers"  # crossbox's state directories, rootful
 ALL_CASES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
 PEER_CASES = ("P1", "P2", "P3")
 FAST_CASES = ("B1", "B6", "B7", "P1")  # under a second a round: more rounds cost little
+# B1's bound (1.25) is tight for a ratio whose pairs spread from about 0.8 to 1.7 on this kind of
+# machine (seen 2026-12-06: two 40-pair runs of one build gave medians 1.39 and 1.23; two 60-pair
+# runs of another, 1.20 and 1.21), so it takes 60 pairs, about 20 s.
+TIGHT_CASES = ("B1",)
 BUILD_CASES = ("B8", "B9")  # real builds, 10 to 40 s a pair
 
 
@@ -47,6 +51,8 @@ class Options:
     def pairs_for(self, case_id: str) -> int:
         if self.pairs is not None:
             return self.pairs
+        if case_id in TIGHT_CASES:
+            return 60
         return 20 if case_id in FAST_CASES else 5 if case_id in BUILD_CASES else 10
 
 
