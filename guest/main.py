@@ -152,4 +152,6 @@ def main(argv: list[str] | None = None) -> int:
         return life.handoff(spec, session.env)
     life.start_control(STATE_DIR, (spec.user.uid, spec.user.gid))
     readiness.ready(agent_ms=agent_ms, since_exec_ms=since_exec_ms)
-    return life.serve(session.hosts)
+    status = life.serve(session.hosts)
+    readiness.release()
+    return status

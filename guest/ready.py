@@ -49,6 +49,15 @@ class Readiness:
         except OSError as exc:
             log.debug("no alive lock", path=path, error=exc.strerror)
 
+    def release(self) -> None:
+        """Not ready any more (the agent is stopping): drop the alive lock now, not when the
+        process has finished exiting, so that the host's hot path stops sending sessions to a
+        container podman is stopping."""
+        if self.alive_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.alive_fd)
+            self.alive_fd = None
+
     def ready(self, **timing: float) -> None:
         self.hold_alive()
         extra = " ".join(f"{k}={v:.1f}" for k, v in timing.items())
