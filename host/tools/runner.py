@@ -459,6 +459,7 @@ def run_session(argv: Sequence[str], on_signal: Callable[[int], None], *, own_gr
     program = which(args[0])
     if program is None:
         raise missing(args[0])
+    program = os.path.abspath(program)  # PATH may name a relative directory; the child runs in /
     _log("session ", args)
     pipe = None
     if stderr_filter is not None:

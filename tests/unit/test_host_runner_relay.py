@@ -234,3 +234,16 @@ def test_on_a_terminal_the_text_is_replaced_too() -> None:
     stdout, err = session_on_a_terminal(["sh", "-c", "printf '%s' \"$1\" >&2; exit 127", "sh",
                                          NOT_FOUND.decode()])
     assert (stdout, err) == (b"status=127 signals=[]\n", SENTENCE)
+
+
+def test_run_session_runs_the_program_found_on_a_relative_path(tmp_path: Path) -> None:
+    """The program is looked up once, where crossbox runs; the child, which starts in /, execs
+    what was found there (a PATH entry such as `bin` is relative to crossbox's directory)."""
+    (tmp_path / "bin").mkdir()
+    tool = tmp_path / "bin" / "fake-podman"
+    tool.write_text("#!/bin/sh\necho \"ran in $(pwd)\" >&2\nexit 5\n")
+    tool.chmod(0o755)
+    done = subprocess.run([sys.executable, "-c", SESSION, "fake-podman"], capture_output=True, timeout=20,
+                          check=False, cwd=str(tmp_path), env={**os.environ, "PATH": f"bin:{os.environ['PATH']}"})
+    assert done.stderr == b"ran in /\n"
+    assert done.stdout == b"status=5 signals=[]\n"
