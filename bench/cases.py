@@ -28,6 +28,15 @@ def b1_warm_run(bench: Bench) -> None:
         refs.append((Side("podman exec with the arguments crossbox passes (" + shlex.join(execed[2:-2]) + ")",
                           lambda _: [execed], env),
                      "what crossbox execs: the rest of A is crossbox's own start."))
+    # crossbox's own part alone: the same command with a `podman` that does nothing (/bin/true).
+    noop = bench.work / "noop-podman"
+    noop.mkdir(exist_ok=True)
+    (noop / "podman").unlink(missing_ok=True)
+    (noop / "podman").symlink_to("/bin/true")
+    noop_env = {**env, "PATH": f"{noop}:{env.get('PATH', os.defpath)}"}
+    refs.append((Side("crossbox run -c BOX true, podman replaced by /bin/true",
+                      lambda _: [bench.xb("run", "-c", box, "true")], noop_env),
+                 "crossbox's own part of A (interpreter, imports, the readiness check, the fork), without podman."))
     bench.add(run_pairs(
         "B1", "warm run",
         Side("crossbox run -c BOX true", lambda _: [bench.xb("run", "-c", box, "true")], env),
