@@ -243,6 +243,34 @@ def record_id(name: str, container_id: str) -> None:
 
 
 CREATE_ARGS_FILE = "create.json"
+INSPECTED_FILE = "inspected.json"  # the box's configuration as its last start's inspection gave it
+
+
+def record_inspection(name: str, info: ContainerInfo) -> None:
+    """What the inspection before a start found of the box's configuration (host-private), so
+    that its next start can check the same from here instead of asking podman again."""
+    from .tools.podman import config_to_json
+
+    directory = state_dir(name)
+    tmp = os.path.join(directory, f".{INSPECTED_FILE}.new")
+    _unlink_if_present(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(config_to_json(info))
+    os.replace(tmp, os.path.join(directory, INSPECTED_FILE))
+
+
+def recorded_inspection(name: str, container_id: str) -> ContainerInfo | None:
+    """The recorded configuration of the container with that id, if that is what is recorded."""
+    from .tools.podman import config_from_json
+
+    try:
+        fd = os.open(os.path.join(state_dir(name), INSPECTED_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, encoding="utf-8") as f:
+            info = config_from_json(f.read(1 << 20))
+    except (OSError, ValueError):
+        return None
+    return info if info is not None and info.id == container_id else None
 
 
 def record_create_args(name: str, args: list[str]) -> None:
@@ -515,8 +543,7 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
     ready = ready_id(name)
     if ready is not None:
         return ready
-    from . import log, progress
-    from .errors import GuestFailed, ToolError, container_not_found
+    from .errors import GuestFailed, container_not_found
     from .tools import podman
 
     timeout = ready_timeout() if timeout is None else timeout
@@ -530,10 +557,19 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
         os.makedirs(state_dir(name), mode=0o700, exist_ok=True)
         known = first.id
     # Inspected once, inside the lock (what another starter did is then in it): a box whose
-    # state directory knows it saves the inspection before (a tenth of its cold start).
+    # state directory knows it saves the inspection before (a tenth of its cold start), and
+    # one this host has started saves that one too.
     with start_lock(name, timeout):
         if is_ready(name):
             return recorded_id(name) or known
+        recorded = recorded_inspection(name, known)
+        if recorded is not None:
+            # Started here before: its configuration (which podman cannot change) is checked from
+            # the record, and podman starts it only if NAME is still that container and stopped;
+            # if it started nothing, the inspection below decides (renamed, running, ...).
+            check_usable(recorded)
+            if _start_and_wait(name, recorded, timeout, only_if_stopped=True):
+                return recorded.id
         info = podman.inspect_container(name)
         if info is None:
             raise container_not_found(name)
@@ -553,35 +589,48 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
                 f"container {name} is running but its guest agent never reported ready",
                 f"see `podman logs {name}`, or restart it with `podman stop {name}`",
             )
-        waiter = ReadyWaiter(name, _owner(info))
-        try:
-            with progress.Spinner(f"Starting container {name}"):
-                try:
-                    podman.start(name)
-                except ToolError as exc:
-                    raise GuestFailed(f"podman could not start container {name}: {exc.message}") from None
-                # Most agents are ready within a second; past that, also watch for the
-                # container stopping, so that an agent that died is reported at once.
-                report = waiter.wait(min(FIRST_WAIT_SECONDS, timeout))
-                if report is None and time.monotonic() - waiter.started < timeout:
-                    with podman.waiting_for_exit(info.id) as exited_fd:
-                        report = waiter.wait(timeout, exited_fd)
-        finally:
-            waiter.close()
-        if report is None:
-            logs = _last_logs(name)
-            raise GuestFailed(
-                f"container {name} did not become ready within {timeout:.0f} s"
-                + (f"; its last log lines: {logs}" if logs else ""),
-                f"see `podman logs {name}`",
-            )
-        if not report.ok:
-            logs = _last_logs(name)
-            detail = report.message
-            if logs and detail not in logs:
-                detail += f" (last log lines: {logs})"
-            raise GuestFailed(f"container {name} failed to start: {detail}",
-                              f"see `podman logs {name}`")
-        log.debug("container ready", name=name, seconds=round(report.elapsed, 3), agent=report.message)
-        _unlink_if_present(os.path.join(state_dir(name), CREATE_ARGS_FILE))  # only a box never started needs it
+        _start_and_wait(name, info, timeout)
+        record_inspection(name, info)
         return info.id
+
+
+def _start_and_wait(name: str, info: ContainerInfo, timeout: float, only_if_stopped: bool = False) -> bool:
+    """podman start, then the agent's report; whether podman started it (only_if_stopped: only
+    if NAME is still the container info names, and stopped). A failure to start is GuestFailed."""
+    from . import log, progress
+    from .errors import GuestFailed, ToolError
+    from .tools import podman
+
+    waiter = ReadyWaiter(name, _owner(info))
+    try:
+        with progress.Spinner(f"Starting container {name}"):
+            try:
+                if not podman.start(name, only_id=info.id if only_if_stopped else None):
+                    return False
+            except ToolError as exc:
+                raise GuestFailed(f"podman could not start container {name}: {exc.message}") from None
+            # Most agents are ready within a second; past that, also watch for the
+            # container stopping, so that an agent that died is reported at once.
+            report = waiter.wait(min(FIRST_WAIT_SECONDS, timeout))
+            if report is None and time.monotonic() - waiter.started < timeout:
+                with podman.waiting_for_exit(info.id) as exited_fd:
+                    report = waiter.wait(timeout, exited_fd)
+    finally:
+        waiter.close()
+    if report is None:
+        logs = _last_logs(name)
+        raise GuestFailed(
+            f"container {name} did not become ready within {timeout:.0f} s"
+            + (f"; its last log lines: {logs}" if logs else ""),
+            f"see `podman logs {name}`",
+        )
+    if not report.ok:
+        logs = _last_logs(name)
+        detail = report.message
+        if logs and detail not in logs:
+            detail += f" (last log lines: {logs})"
+        raise GuestFailed(f"container {name} failed to start: {detail}",
+                          f"see `podman logs {name}`")
+    log.debug("container ready", name=name, seconds=round(report.elapsed, 3), agent=report.message)
+    _unlink_if_present(os.path.join(state_dir(name), CREATE_ARGS_FILE))  # only a box never started needs it
+    return True

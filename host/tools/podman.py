@@ -152,6 +152,41 @@ def parse_container_inspect(text: str) -> list[ContainerInfo]:
     return out
 
 
+# What of an inspection stays true for the container's life (podman cannot change a container's
+# labels, id maps, command or mounts): kept by crossbox after a start, to check the next one.
+_CONFIG_FIELDS = ("id", "name", "image", "image_id", "labels", "uid_map", "gid_map", "command", "mounts",
+                  "mount_pairs")
+
+
+def config_to_json(info: ContainerInfo) -> str:
+    """The container's configuration (not its state) from an inspection, as JSON."""
+    return json.dumps({field: getattr(info, field) for field in _CONFIG_FIELDS}, default=dict)
+
+
+def config_from_json(text: str) -> ContainerInfo | None:
+    """What config_to_json wrote (its state unknown: ""), or None if it is not that."""
+    try:
+        data = json.loads(text)
+        strings = ("id", "name", "image", "image_id")
+        lists = ("uid_map", "gid_map", "command", "mounts")
+        if not (isinstance(data, dict) and all(isinstance(data.get(k), str) for k in strings)
+                and all(isinstance(data.get(k), list) and all(isinstance(v, str) for v in data[k]) for k in lists)
+                and isinstance(data.get("labels"), dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in data["labels"].items())
+                and isinstance(data.get("mount_pairs"), list)
+                and all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, str) for v in p)
+                        for p in data["mount_pairs"])):
+            return None
+    except ValueError:
+        return None
+    return ContainerInfo(
+        id=data["id"], name=data["name"], image=data["image"], image_id=data["image_id"], state="", created="",
+        labels=MappingProxyType(dict(data["labels"])), uid_map=tuple(data["uid_map"]),
+        gid_map=tuple(data["gid_map"]), command=tuple(data["command"]), mounts=tuple(data["mounts"]),
+        mount_pairs=tuple((source, destination) for source, destination in data["mount_pairs"]),
+    )
+
+
 def parse_image_inspect(text: str) -> list[ImageInfo]:
     out = []
     for r in json.loads(text or "[]") or []:
@@ -319,14 +354,26 @@ def creating(argv: list[str], name: str) -> Iterator[Callable[[], str]]:
         yield result
 
 
-def start(name: str) -> None:
-    done = _podman_change("start", name)
+# The states a stopped box can be in that `podman start --filter status=` names (a box in
+# another one, "configured" say, is started by name after an inspection).
+STOPPED_STATES = ("exited", "stopped")
+
+
+def start(name: str, only_id: str | None = None) -> bool:
+    """Start the container NAME. only_id: only if NAME is still the container with that id and
+    it is stopped (podman's filters, checked by podman as it starts it); whether it started."""
+    if only_id is None:
+        done = _podman_change("start", name)
+    else:
+        filters = [f"--filter=id={only_id}", *(f"--filter=status={s}" for s in STOPPED_STATES)]
+        done = _podman_change("start", *filters, name)
     if done.returncode != 0:
         if subordinate_ids_missing(done.stderr):
             raise no_subordinate_ids()
         if "no such container" in done.stderr.lower():
             raise container_not_found(name)
         raise CrossboxError(f"podman could not start container {name}: {last_error_line(done.stderr)}")
+    return only_id is None or bool(done.stdout.strip())  # filtered, podman names what it started
 
 
 def _named(names: list[str], err: str) -> str | None:

@@ -272,6 +272,38 @@ def test_after_a_rename_the_hot_path_never_execs_into_another_container(bed: Bed
         bed.podman(["rmi", bed.images["bb-amd64"]])
 
 
+def test_after_a_rename_a_cold_start_never_starts_another_container(bed: Bed, rootless: bool, box: str) -> None:
+    """A box this host has started is started from its recorded configuration, by podman's own
+    check that the name is still that box: a stopped plain container that took the name is left
+    as it is, and so is the renamed box."""
+    assert make(bed, rootless, box, "bb-arm64").returncode == 0
+    assert bed.crossbox(["run", "-c", box, "true"], rootless=rootless).returncode == 0
+    moved = f"{box}-moved"
+
+    def states() -> list[str]:
+        return bed.podman(["container", "inspect", "--format", "{{.Name}} {{.State.Status}}", box, moved],
+                          rootless=rootless).stdout.split("\n")
+
+    try:
+        assert bed.podman(["stop", "--time", "0", box], rootless=rootless).returncode == 0
+        assert bed.podman(["rename", box, moved], rootless=rootless).returncode == 0
+        assert bed.podman(["create", "--name", box, bed.images["bb-amd64"], "sleep", "60"],
+                          rootless=rootless).returncode == 0
+        ran = bed.crossbox(["run", "-c", box, "true"], rootless=rootless)
+        assert ran.returncode == 125 and "was not made by crossbox" in ran.stderr, (ran.returncode, ran.stderr)
+        assert states()[:2] == [f"{box} created", f"{moved} exited"]
+        # Its own name back, the box starts again (the record is its own).
+        assert bed.podman(["rm", "-f", box], rootless=rootless).returncode == 0
+        assert bed.podman(["rename", moved, box], rootless=rootless).returncode == 0
+        again = bed.crossbox(["run", "-c", box, "cat", "/run/.crossboxenv"], rootless=rootless)
+        assert again.returncode == 0 and f"container={box}" in again.stdout, again.stderr
+    finally:
+        bed.podman(["rm", "-f", box], rootless=rootless)
+        bed.crossbox(["rm", "--force", moved], rootless=rootless)
+        bed.crossbox(["rm", "--force", box], rootless=rootless)
+        bed.podman(["rmi", bed.images["bb-amd64"]], rootless=rootless)
+
+
 # -- bad environments and inputs: one line each, a distinct status, nothing made -----------------
 
 BAD_ENV = [

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from crossbox.host import state
-from crossbox.host.errors import GuestFailed, HostNotReady, InvalidInput
+from crossbox.host.errors import GuestFailed, HostNotReady, InvalidInput, NotFound
+from crossbox.host.tools.podman import ContainerInfo
 from crossbox.shared import contract
 
 NAME = "fedora-toolbox-42-arm64"
@@ -333,3 +334,102 @@ def test_a_bad_ready_timeout_is_invalid_input_naming_it(monkeypatch: pytest.Monk
     with pytest.raises(InvalidInput) as err:
         state.ready_timeout()
     assert f"CROSSBOX_READY_TIMEOUT={value!r}" in err.value.message
+
+
+# -- a start checked from the recorded inspection ----------------------------------------------
+
+BOX_ID = "a" * 64
+
+
+def box_info(state_name: str = "exited", box_id: str = BOX_ID, mounts: tuple[str, ...] = ()) -> ContainerInfo:
+    return ContainerInfo(
+        id=box_id, name=NAME, image="img", state=state_name, created="now",
+        labels={contract.LABEL_CONTAINER: "true", contract.LABEL_CONTRACT: contract.CONTRACT_VERSION},
+        uid_map=("0:100000:65536",), gid_map=("0:100000:65536",), command=("/run/crossbox/ld.so", "x"),
+        mounts=mounts, mount_pairs=tuple((m, "/run/crossbox/" + str(i)) for i, m in enumerate(mounts)),
+    )
+
+
+def test_the_recorded_configuration_reads_back_for_its_id_only(base: Path) -> None:
+    state.ensure_state_dir(NAME)
+    info = box_info(mounts=("/usr/bin/qemu-aarch64-static",))
+    state.record_inspection(NAME, info)
+    path = Path(state.state_dir(NAME)) / state.INSPECTED_FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    back = state.recorded_inspection(NAME, BOX_ID)
+    assert back is not None
+    assert back._replace(state="exited", created="now") == info._replace(labels=back.labels)
+    assert dict(back.labels) == dict(info.labels)
+    assert state.recorded_inspection(NAME, "b" * 64) is None  # another container by that name
+    for text in ("", "{", "[]", '{"id": 1}', path.read_text().replace('"mounts": [', '"mounts": [7, ')):
+        path.write_text(text)
+        assert state.recorded_inspection(NAME, BOX_ID) is None, text
+
+
+class FakePodman:
+    """podman start as the agent of the box answers it: the ready line into the FIFO."""
+
+    def __init__(self, base: Path, inspected: ContainerInfo | None, starts: bool = True) -> None:
+        self.base, self.inspected, self.starts = base, inspected, starts
+        self.calls: list[tuple[str, str | None]] = []
+
+    def start(self, name: str, only_id: str | None = None) -> bool:
+        self.calls.append(("start", only_id))
+        if only_id is not None and not self.starts:
+            return False
+        fd = os.open(os.path.join(state.shared_dir(name), contract.READY_FIFO), os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, f"{contract.READY_OK} agent_ms=1.0\n".encode())
+        os.close(fd)
+        return True
+
+    def inspect_container(self, name: str) -> ContainerInfo | None:
+        self.calls.append(("inspect", None))
+        return self.inspected
+
+
+@pytest.fixture
+def fake_podman(base: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakePodman]:
+    from crossbox.host.tools import podman
+
+    def make(inspected: ContainerInfo | None, starts: bool = True) -> FakePodman:
+        fake = FakePodman(base, inspected, starts)
+        monkeypatch.setattr(podman, "start", fake.start)
+        monkeypatch.setattr(podman, "inspect_container", fake.inspect_container)
+        return fake
+
+    monkeypatch.setattr(state, "rootless", lambda: True)
+    return make
+
+
+def test_a_box_started_here_before_starts_without_an_inspection(fake_podman: Callable[..., FakePodman]) -> None:
+    fake = fake_podman(box_info())
+    state.ensure_state_dir(NAME)
+    state.record_id(NAME, BOX_ID)
+    assert state.ensure_ready(NAME, timeout=5) == BOX_ID  # the first start: inspected, then recorded
+    assert fake.calls == [("inspect", None), ("start", None)]
+    fake.calls.clear()
+    assert state.ensure_ready(NAME, timeout=5) == BOX_ID
+    assert fake.calls == [("start", BOX_ID)]  # podman checks that NAME is still that box, and stopped
+
+
+def test_when_podman_starts_nothing_the_inspection_decides(fake_podman: Callable[..., FakePodman]) -> None:
+    """NAME is another container now (or running): podman's filters started nothing."""
+    state.ensure_state_dir(NAME)
+    state.record_id(NAME, BOX_ID)
+    state.record_inspection(NAME, box_info())
+    fake = fake_podman(None, starts=False)  # the inspection: no container NAME any more
+    with pytest.raises(NotFound):
+        state.ensure_ready(NAME, timeout=5)
+    assert fake.calls == [("start", BOX_ID), ("inspect", None)]
+
+
+def test_the_recorded_configuration_is_checked_before_podman_is_asked(
+        fake_podman: Callable[..., FakePodman], tmp_path: Path) -> None:
+    gone = str(tmp_path / "python3.11-that-was-upgraded")
+    state.ensure_state_dir(NAME)
+    state.record_id(NAME, BOX_ID)
+    state.record_inspection(NAME, box_info(mounts=(gone,)))
+    fake = fake_podman(box_info(mounts=(gone,)))
+    with pytest.raises(GuestFailed, match="no longer exists"):
+        state.ensure_ready(NAME, timeout=5)
+    assert fake.calls == []
