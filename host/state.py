@@ -7,6 +7,11 @@ Each crossbox container has a state directory on the host
 - ``id``: the id of the container the directory was made for (the hot path execs
   into that container only, never into whatever holds the name now);
 - ``start.lock``: one starter at a time;
+- ``inspected.json``: the box's configuration from the inspection before its last
+  start (labels, mounts, id maps, command: nothing podman can change), so that the
+  next start checks it from here and asks podman to start the box only if NAME is
+  still that container (``podman start --filter id=...``);
+- ``create.json``: the `podman create` arguments, until the box's first start;
 - ``box/``: the part the container sees, bind-mounted read-write at
   /run/crossbox/state: the ``ready`` FIFO (the host opens it before ``podman
   start``; the agent writes one status line, or hangs it up by dying), the
