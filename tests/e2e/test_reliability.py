@@ -420,7 +420,8 @@ def test_twenty_stop_start_cycles_register_each_time_and_leak_nothing(bed: Bed, 
     for cycle in range(20):
         ran = bed.crossbox(["run", "-c", name, "uname", "-m"])
         assert ran.returncode == 0 and ran.stdout.strip() == "aarch64", (cycle, ran.stderr)
-        assert sorted(p.name for p in state.iterdir()) == ["box", "id", "start.lock"]
+        # The start's record of the box's configuration is one file, rewritten in place.
+        assert sorted(p.name for p in state.iterdir()) == ["box", "id", "inspected.json", "start.lock"]
         # The ready FIFO is gone; what stays is the agent's: alive lock, control FIFO, session files.
         assert sorted(p.name for p in (state / "box").iterdir()) == ["alive", "control", "session.env"]
         stopped = bed.podman(["stop", "--time", "30", name])
