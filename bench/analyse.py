@@ -76,7 +76,7 @@ def launcher(bench: Bench, rounds: int, box: str) -> None:
         "+ import structlog": "import structlog",
     }
     cmds = {k: [py, "-c", v] for k, v in stmts.items()}
-    cmds["crossbox --version (console script)"] = [xb, "--version"]
+    cmds["crossbox --version (the launcher)"] = [xb, "--version"]
     show("launcher start-up and imports (python of the real install)", interleaved(cmds, env, bench.cwd, rounds),
          "python -c pass")
 
@@ -86,7 +86,7 @@ def launcher(bench: Bench, rounds: int, box: str) -> None:
         "podman exec BOX true": ["podman", "exec", box, "true"],
         "podman exec, crossbox's arguments": [*(bench.podman_argv_of(bench.store, "] session ", "run", "-c", box,
                                                                      "true") or ["podman", "exec", box, "true"])],
-        "crossbox run -c BOX true (console script)": [xb, "run", "-c", box, "true"],
+        "crossbox run -c BOX true (the launcher)": [xb, "run", "-c", box, "true"],
         "python -c: import crossbox.host.cli, then the hot path": [py, "-c", "import crossbox.host.cli;" + hot],
         "python -c: import re (as pip's wrapper), then the hot path": [py, "-c", "import re;" + hot],
         "python -c: the hot path alone (the floor of a Python launcher)": [py, "-c", hot],

@@ -232,7 +232,7 @@ def b7_startup(bench: Bench) -> None:
         Side("crossbox --version", lambda _: [bench.xb("--version")], env),
         Side("python -c pass (the same interpreter)", lambda _: [[bench.inst.python, "-c", "pass"]], env),
         pairs=bench.opts.pairs_for("B7"), warmup=bench.opts.warmup, cwd=bench.cwd, target=TARGETS["B7"],
-        note=("`crossbox` is the console script of a real install (bytecode compiled); the baseline is its "
+        note=("`crossbox` is the launcher of a real install (bytecode compiled); the baseline is its "
               "interpreter doing nothing.")))
 
 

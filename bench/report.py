@@ -120,7 +120,7 @@ def peers_text(data: dict[str, Any], peers: Sequence[LineupResult]) -> list[str]
         f"(`{image.get('tar', '?')}`). Every round runs each side in turn (A B C D ...), after "
         f"{opts['warmup']} warm-up round(s) and an untimed first create and run of each box; times are "
         "wall-clock milliseconds of the whole command; x raw is each side's time over raw podman's in the same "
-        "round. crossbox is a real install of the working tree (the Debian python3's console script). "
+        "round. crossbox is a real install of the working tree (its launcher, on the Debian python3). "
         f"Target: crossbox first among the launchers on every row: **{verdict}**.",
         "",
         lineup_table(peers),
