@@ -543,6 +543,16 @@ def check_usable(info: ContainerInfo) -> None:
         )
 
 
+def _usable(info: ContainerInfo) -> bool:
+    from .errors import CrossboxError
+
+    try:
+        check_usable(info)
+    except CrossboxError:
+        return False
+    return True
+
+
 def ensure_ready(name: str, timeout: float | None = None) -> str:
     """Make sure the container runs and its agent is ready; its id."""
     ready = ready_id(name)
@@ -567,14 +577,14 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
     with start_lock(name, timeout):
         if is_ready(name):
             return recorded_id(name) or known
+        # Started here before: its configuration (which podman cannot change) is checked from the
+        # record, and podman starts it only if NAME is still that container and stopped; if it
+        # started nothing, the inspection below decides (renamed, running, ...), as it does when
+        # the record fails a check (whatever holds NAME now is then the question).
         recorded = recorded_inspection(name, known)
-        if recorded is not None:
-            # Started here before: its configuration (which podman cannot change) is checked from
-            # the record, and podman starts it only if NAME is still that container and stopped;
-            # if it started nothing, the inspection below decides (renamed, running, ...).
-            check_usable(recorded)
-            if _start_and_wait(name, recorded, timeout, only_if_stopped=True):
-                return recorded.id
+        if (recorded is not None and _usable(recorded)
+                and _start_and_wait(name, recorded, timeout, only_if_stopped=True)):
+            return recorded.id
         info = podman.inspect_container(name)
         if info is None:
             raise container_not_found(name)
@@ -595,7 +605,12 @@ def ensure_ready(name: str, timeout: float | None = None) -> str:
                 f"see `podman logs {name}`, or restart it with `podman stop {name}`",
             )
         _start_and_wait(name, info, timeout)
-        record_inspection(name, info)
+        try:
+            record_inspection(name, info)
+        except OSError as exc:  # the box is ready: the next start inspects it again, that is all
+            from . import log
+
+            log.debug("the box's configuration was not recorded", name=name, error=exc.strerror)
         return info.id
 
 

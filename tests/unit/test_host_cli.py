@@ -350,7 +350,7 @@ NOT_ON_THE_HOT_PATH = ("argparse", "collections", "contextlib", "dataclasses", "
 
 def test_the_hot_path_imports_nothing_heavy(tmp_path: pytest.TempPathFactory) -> None:
     """In a bare interpreter (-S: no site, whose .pth files import what they like), the hot
-    path's modules load none of the heavy stdlib modules."""
+    path's modules, and its readiness check of a box, load none of the heavy stdlib modules."""
     import os
     import subprocess
     import sys
@@ -365,6 +365,8 @@ def test_the_hot_path_imports_nothing_heavy(tmp_path: pytest.TempPathFactory) ->
             "before = set(sys.modules)\n"
             f"for name in {HOT_PATH_MODULES!r}:\n"
             "    __import__(name)\n"
+            "import crossbox.host.commands.run as run\n"
+            "assert run.run_if_ready('crossbox-unit-no-such-box', ['true']) is None\n"  # the lock check, no box
             f"print(' '.join(sorted(set({NOT_ON_THE_HOT_PATH!r}) & (set(sys.modules) - before))))\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     done = subprocess.run([sys.executable, "-S", "-B", "-c", code], capture_output=True, text=True, check=True,

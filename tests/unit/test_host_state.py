@@ -421,10 +421,13 @@ def test_when_podman_starts_nothing_the_inspection_decides(fake_podman: Callable
     with pytest.raises(NotFound):
         state.ensure_ready(NAME, timeout=5)
     assert fake.calls == [("start", BOX_ID), ("inspect", None)]
+    assert not os.path.exists(os.path.join(state.shared_dir(NAME), contract.READY_FIFO))  # the waiter's, gone
 
 
-def test_the_recorded_configuration_is_checked_before_podman_is_asked(
+def test_a_recorded_configuration_that_fails_a_check_is_never_started(
         fake_podman: Callable[..., FakePodman], tmp_path: Path) -> None:
+    """The host path the box needs is gone: nothing is started, and what holds NAME now (here
+    the same box, inspected) is what the error is about."""
     gone = str(tmp_path / "python3.11-that-was-upgraded")
     state.ensure_state_dir(NAME)
     state.record_id(NAME, BOX_ID)
@@ -432,4 +435,16 @@ def test_the_recorded_configuration_is_checked_before_podman_is_asked(
     fake = fake_podman(box_info(mounts=(gone,)))
     with pytest.raises(GuestFailed, match="no longer exists"):
         state.ensure_ready(NAME, timeout=5)
-    assert fake.calls == []
+    assert fake.calls == [("inspect", None)]
+
+
+def test_a_recorded_configuration_that_fails_a_check_leaves_the_question_to_the_inspection(
+        fake_podman: Callable[..., FakePodman], tmp_path: Path) -> None:
+    """Another box holds NAME now: the stale record's missing path is not what is said."""
+    state.ensure_state_dir(NAME)
+    state.record_id(NAME, BOX_ID)
+    state.record_inspection(NAME, box_info(mounts=(str(tmp_path / "gone"),)))
+    fake = fake_podman(None)
+    with pytest.raises(NotFound):
+        state.ensure_ready(NAME, timeout=5)
+    assert fake.calls == [("inspect", None)]
