@@ -127,19 +127,11 @@ def shared_dir(name: str) -> str:
 
 # -- locks and the hot path ----------------------------------------------------------------
 
-class user_lock:  # used as a function: `with user_lock(file_name):`
-    """An exclusive lock shared by every crossbox of this user (or of root)."""
-
-    def __init__(self, file_name: str) -> None:
-        directory = runtime_base()
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        self.lock = locks.locked(os.path.join(directory, file_name))
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.lock.__exit__()
+def user_lock(file_name: str) -> locks.locked:
+    """An exclusive lock shared by every crossbox of this user (or of root), for a `with` block."""
+    directory = runtime_base()
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    return locks.locked(os.path.join(directory, file_name))
 
 
 def is_ready(name: str) -> bool:
@@ -377,23 +369,14 @@ def ready_timeout() -> float:
     return settings().ready_timeout
 
 
-class start_lock:  # used as a function: `with start_lock(name, timeout):`
-    """One starter per container; a second one waits, then finds it ready."""
+def start_lock(name: str, timeout: float) -> locks.locked:
+    """One starter per container, for a `with` block; a second one waits, then finds it ready."""
+    try:
+        return locks.locked(os.path.join(state_dir(name), START_LOCK), timeout=timeout)
+    except locks.LockTimeout:
+        from .errors import GuestFailed
 
-    def __init__(self, name: str, timeout: float) -> None:
-        try:
-            self.lock = locks.locked(os.path.join(state_dir(name), START_LOCK), timeout=timeout)
-        except locks.LockTimeout:
-            from .errors import GuestFailed
-
-            raise GuestFailed(f"another crossbox has been starting container {name} for over {timeout:.0f} s") \
-                from None
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.lock.__exit__()
+        raise GuestFailed(f"another crossbox has been starting container {name} for over {timeout:.0f} s") from None
 
 
 # -- readiness -----------------------------------------------------------------------------
