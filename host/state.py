@@ -231,12 +231,17 @@ def record_id(name: str, container_id: str) -> None:
                      os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(key + "\n")
-    tmp = os.path.join(directory, f".{ID_FILE}.new")
+    _replace_private(directory, ID_FILE, container_id + "\n")
+
+
+def _replace_private(directory: str, file_name: str, text: str) -> None:
+    """Write a host-private file (0600) whole: a reader sees the old one or the new one."""
+    tmp = os.path.join(directory, f".{file_name}.new")
     _unlink_if_present(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(container_id + "\n")
-    os.replace(tmp, os.path.join(directory, ID_FILE))
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, os.path.join(directory, file_name))
 
 
 CREATE_ARGS_FILE = "create.json"
@@ -248,13 +253,7 @@ def record_inspection(name: str, info: ContainerInfo) -> None:
     that its next start can check the same from here instead of asking podman again."""
     from .tools.podman import config_to_json
 
-    directory = state_dir(name)
-    tmp = os.path.join(directory, f".{INSPECTED_FILE}.new")
-    _unlink_if_present(tmp)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(config_to_json(info))
-    os.replace(tmp, os.path.join(directory, INSPECTED_FILE))
+    _replace_private(state_dir(name), INSPECTED_FILE, config_to_json(info))
 
 
 def recorded_inspection(name: str, container_id: str) -> ContainerInfo | None:
